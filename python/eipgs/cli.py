@@ -62,7 +62,195 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
+def _elements_arg(p) -> None:
+    p.add_argument("--elements", metavar="W,...",
+                   help="type → element map: element of cfg type 0, 1, ... (LAMMPS type 1, 2, ...)")
+
+
+def _slurm_args(p) -> None:
+    g = p.add_argument_group("SLURM array script (submit.slurm)")
+    g.add_argument("--slurm-nodes", type=int, default=1, help="nodes per run (default 1)")
+    g.add_argument("--slurm-ntasks", type=int, default=32, help="MPI tasks per node (default 32)")
+    g.add_argument("--slurm-time", default="04:00:00", help="wall time per run (default 04:00:00)")
+    g.add_argument("--slurm-partition", default=None, help="partition (default: none)")
+    g.add_argument("--slurm-account", default=None, help="account (default: none)")
+
+
+def _slurm_dict(args: argparse.Namespace) -> dict:
+    return {"nodes": args.slurm_nodes, "ntasks": args.slurm_ntasks, "time": args.slurm_time,
+            "partition": args.slurm_partition, "account": args.slurm_account}
+
+
+def _cmd_dft_vasp(args: argparse.Namespace) -> int:
+    from eipgs.dft.vasp import dft_vasp, parse_key_values
+    from eipgs.io.formats import parse_elements
+
+    folders = dft_vasp(
+        args.inputs, args.outdir, elements=parse_elements(args.elements),
+        incar=parse_key_values(args.incar, "--incar"), incar_template=args.incar_template,
+        kspacing=args.kspacing, vacuum=args.vacuum, potcar=parse_key_values(args.potcar, "--potcar"),
+        potcar_dir=args.potcar_dir, vasp_std=args.vasp_std, vasp_gam=args.vasp_gam,
+        slurm=_slurm_dict(args), force=args.force,
+    )
+    print(f"wrote {len(folders)} VASP folders, jobs.txt and submit.slurm in {args.outdir}")
+    return 0
+
+
+def _cmd_dft_qe(args: argparse.Namespace) -> int:
+    from eipgs.dft.qe import dft_qe
+    from eipgs.dft.vasp import parse_key_values
+    from eipgs.io.formats import parse_elements
+
+    folders = dft_qe(
+        args.inputs, args.outdir, pseudopotentials=parse_key_values(args.pseudo, "--pseudo"),
+        elements=parse_elements(args.elements), pseudo_dir=args.pseudo_dir, ecutwfc_ev=args.ecutwfc,
+        ecutrho_ev=args.ecutrho, smearing_ev=args.smearing, ediff_ev=args.ediff, kspacing=args.kspacing,
+        vacuum=args.vacuum, pw_command=args.pw_command, slurm=_slurm_dict(args), force=args.force,
+    )
+    print(f"wrote {len(folders)} Quantum ESPRESSO folders, jobs.txt and submit.slurm in {args.outdir}")
+    return 0
+
+
+def _add_dft(sub) -> None:
+    p = sub.add_parser("dft", help="write DFT input folders (VASP or Quantum ESPRESSO) for sampled structures")
+    dsub = p.add_subparsers(dest="code", metavar="CODE")
+    dsub.required = True
+    for name, helptext in (("vasp", "VASP folders: POSCAR, INCAR, KPOINTS, meta.json + jobs.txt, submit.slurm"),
+                           ("qe", "Quantum ESPRESSO pw.x folders through ASE + jobs.txt, submit.slurm")):
+        q = dsub.add_parser(name, help=helptext)
+        q.add_argument("inputs", nargs="+", metavar="INPUT", help="structure files (.cfg, .extxyz, .pckl.gzip, LAMMPS, POSCAR)")
+        q.add_argument("-o", "--outdir", required=True, help="output folder (one subfolder per structure)")
+        _elements_arg(q)
+        q.add_argument("--kspacing", type=float, default=0.03,
+                       help="k-point spacing in units of 2π/Å (default 0.03, the paper's)")
+        q.add_argument("--vacuum", type=float, default=8.0, help="vacuum (Å) on each side of non-periodic structures (default 8)")
+        q.add_argument("--force", action="store_true", help="overwrite existing structure folders")
+        _slurm_args(q)
+        if name == "vasp":
+            q.add_argument("--incar", action="append", metavar="KEY=VALUE", help="override an INCAR tag (repeatable; KEY= removes it)")
+            q.add_argument("--incar-template", metavar="FILE", help="INCAR-style file whose tags override the defaults")
+            q.add_argument("--potcar", action="append", metavar="EL=LABEL", help="POTCAR label of an element, e.g. W=W_sv (default: the symbol)")
+            q.add_argument("--potcar-dir", metavar="DIR", help="VASP_PP_PATH-style folder: concatenate DIR/<label>/POTCAR into each folder")
+            q.add_argument("--vasp-std", default="vasp_std", help="VASP executable for k-point runs (default vasp_std)")
+            q.add_argument("--vasp-gam", default="vasp_gam", help="VASP executable for Γ-only runs (default vasp_gam)")
+            q.set_defaults(func=_cmd_dft_vasp)
+        else:
+            q.add_argument("--pseudo", action="append", metavar="EL=FILE", required=True,
+                           help="pseudopotential file per element, e.g. W=W.pbe-spn-kjpaw_psl.1.0.0.UPF")
+            q.add_argument("--pseudo-dir", default="./", help="pseudo_dir written into pw.in (default ./)")
+            q.add_argument("--ecutwfc", type=float, default=520.0, help="wave-function cutoff in eV (default 520)")
+            q.add_argument("--ecutrho", type=float, default=None, help="density cutoff in eV (default 8 × ecutwfc)")
+            q.add_argument("--smearing", type=float, default=0.1, help="Methfessel-Paxton smearing in eV (default 0.1)")
+            q.add_argument("--ediff", type=float, default=1e-6, help="SCF threshold in eV (default 1e-6)")
+            q.add_argument("--pw-command", default="pw.x", help="pw.x executable (default pw.x)")
+            q.set_defaults(func=_cmd_dft_qe)
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from eipgs.collect import collect
+    from eipgs.io.formats import parse_elements
+    from eipgs.io.pacemaker import parse_e0
+
+    summary = collect(
+        args.dftdirs, args.output, elements=parse_elements(args.elements), e0=parse_e0(args.e0),
+        cluster_surface_weight=args.cluster_surface_weight, merge=args.merge or [], energy=args.energy,
+        no_loss=not args.compact, report=args.report,
+    )
+    print(f"{args.output}: {summary['written']} structures ({summary['collected']} collected, "
+          f"{summary['merged_structures']} merged, {summary['duplicates']} duplicates dropped, "
+          f"{summary['skipped']} skipped)")
+    for run in summary["runs"]:
+        if run["status"] == "skipped":
+            print(f"  skipped {run['folder']}: {run['reason']}", file=sys.stderr)
+    return 2 if (args.strict and summary["skipped"]) else 0
+
+
+def _add_collect(sub) -> None:
+    p = sub.add_parser("collect", help="finished DFT runs (vasprun.xml/OUTCAR) → training set (.cfg, .pckl.gzip, .extxyz)")
+    p.add_argument("dftdirs", nargs="+", metavar="DFTDIR", help="folders searched recursively for runs")
+    p.add_argument("-o", "--output", required=True, help="training set: train.cfg, train.pckl.gzip or train.extxyz")
+    _elements_arg(p)
+    p.add_argument("--e0", action="append", metavar="EL=EV", help="reference energy per atom for energy_corrected (pacemaker), e.g. W=-4.5")
+    p.add_argument("--cluster-surface-weight", type=float, default=None, metavar="W",
+                   help="per-atom force weight of non-core atoms of vacuum clusters (w_forces; core atoms weigh 1)")
+    p.add_argument("--merge", action="append", metavar="FILE", help="existing training set to merge (duplicates dropped)")
+    p.add_argument("--energy", choices=("free", "sigma0"), default="free",
+                   help="free energy TOTEN (default, consistent with the forces) or the σ→0 energy")
+    p.add_argument("--compact", action="store_true", help=".cfg in MLIP's default precision instead of no-loss %%.16e")
+    p.add_argument("--report", default=None, metavar="PREFIX", help="report files PREFIX.txt/.json (default: collect_report beside the output)")
+    p.add_argument("--strict", action="store_true", help="exit with status 2 if any run was skipped")
+    p.set_defaults(func=_cmd_collect)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from eipgs.convert import convert
+    from eipgs.io.formats import parse_elements
+    from eipgs.io.pacemaker import parse_e0
+
+    n = convert(args.inputs, args.output, elements=parse_elements(args.elements), no_loss=not args.compact,
+                e0=parse_e0(args.e0))
+    print(f"wrote {n} structures to {args.output}")
+    return 0
+
+
+def _add_convert(sub) -> None:
+    p = sub.add_parser("convert", help="convert structures between .cfg, .pckl.gzip, .extxyz, LAMMPS data/dump and POSCAR")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="input file(s); the format follows the name")
+    p.add_argument("-o", "--output", required=True, help="output file; the format follows the name")
+    _elements_arg(p)
+    p.add_argument("--e0", action="append", metavar="EL=EV", help="reference energies for pacemaker's energy_corrected")
+    p.add_argument("--compact", action="store_true", help=".cfg in MLIP's default precision instead of no-loss %%.16e")
+    p.set_defaults(func=_cmd_convert)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from eipgs.io.formats import parse_elements
+    from eipgs.io.pacemaker import parse_e0
+    from eipgs.train import train_ace, train_mtp
+
+    elements = parse_elements(args.elements)
+    if args.model == "mtp":
+        plan = train_mtp(args.train, args.outdir, init=args.init, elements=elements, iteration_limit=args.iteration_limit,
+                         mpi=args.mpi, run=not args.dry_run)
+        exe = "mlp"
+    else:
+        plan = train_ace(args.train, args.outdir, elements=elements, e0=parse_e0(args.e0), cutoff=args.cutoff,
+                         run=not args.dry_run)
+        exe = "pacemaker"
+    if plan["ran"]:
+        print(f"ran {plan['folder']}/run.sh: exit status {plan['returncode']}")
+        return int(plan["returncode"] or 0)
+    why = "--dry-run" if args.dry_run else f"`{exe}` is not on PATH"
+    print(f"wrote {plan['folder']} ({plan['structures']} structures); not run ({why}). Run there:")
+    print(f"  cd {plan['folder']}")
+    for line in plan["commands"]:
+        print(f"  {line}")
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="write (and run if possible) MTP (mlp train) or ACE (pacemaker) training")
+    tsub = p.add_subparsers(dest="model", metavar="MODEL")
+    tsub.required = True
+    for name, helptext in (("mtp", "MLIP-3 `mlp train` with the paper's weights (energy 1, force 0.01, stress 0), nbh active set"),
+                           ("ace", "pacemaker input.yaml (cutoff 5 Å) and pace_activeset")):
+        q = tsub.add_parser(name, help=helptext)
+        q.add_argument("train", nargs="+", metavar="TRAIN", help="training set file(s), any format eipgs reads")
+        q.add_argument("-o", "--outdir", required=True, help="training folder")
+        _elements_arg(q)
+        q.add_argument("--dry-run", action="store_true", help="only write the folder and print the commands")
+        if name == "mtp":
+            q.add_argument("--init", required=True, metavar="POT.almtp", help="untrained MLIP-3 template (MTP_templates/16.almtp) or a previous .almtp")
+            q.add_argument("--iteration-limit", type=int, default=1000, help="BFGS iterations (default 1000)")
+            q.add_argument("--mpi", type=int, default=1, help="run under mpirun -n N (default 1)")
+        else:
+            q.add_argument("--cutoff", type=float, default=5.0, help="radial cutoff in Å (default 5, the paper's)")
+            q.add_argument("--e0", action="append", metavar="EL=EV", help="reference energies for energy_corrected")
+        q.set_defaults(func=_cmd_train)
+
+
 SUBCOMMANDS: list[Callable] = [_add_plugin_path, _add_info, _add_demo]
+SUBCOMMANDS += [_add_dft, _add_collect, _add_convert, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

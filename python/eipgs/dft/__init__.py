@@ -1,0 +1,1 @@
+"""DFT inputs for sampled structures: VASP (:mod:`eipgs.dft.vasp`) and Quantum ESPRESSO (:mod:`eipgs.dft.qe`)."""

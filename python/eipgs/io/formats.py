@@ -1,0 +1,333 @@
+"""One entry point for every structure format, chosen by file name.
+
+=====================  ==============================  ===========================================
+format                 names                           what it carries
+=====================  ==============================  ===========================================
+MLIP ``.cfg``          ``*.cfg``                       types only; energy, forces, PlusStress, features
+pacemaker pickle       ``*.pckl.gzip``, ``*.pkl.gz``   symbols; energy, forces, weights (+ stress, features)
+extended XYZ           ``*.extxyz``, ``*.xyz``         symbols; energy, forces, stress, info, per-atom arrays
+LAMMPS data            ``*.data``, ``*.lmp``           types only (one structure)
+LAMMPS text dump       ``*.dump``, ``*.lammpstrj``     types only (frames)
+VASP POSCAR            ``POSCAR*``, ``CONTCAR*``,      symbols; cell and positions only (one structure)
+                       ``*.vasp``, ``*.poscar``
+=====================  ==============================  ===========================================
+
+Species conventions used across eipgs (mtp-grade.md §9.2):
+
+- ``elements`` is the type → element map: ``elements[t]`` is the element of cfg type ``t`` (0-based),
+  i.e. of LAMMPS type ``t + 1``;
+- after :func:`read_structures`, ``arrays["type"]`` (when present) is always the **cfg** type (0-based):
+  LAMMPS types are shifted by −1 and the LAMMPS tags kept in ``arrays["id"]``;
+- formats that carry only type numbers (cfg, LAMMPS) need ``elements`` before they can be written to a
+  format that carries symbols, and symbol formats need ``elements`` to be written as types unless the data
+  hold a single element.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import atomic_numbers, chemical_symbols
+
+__all__ = [
+    "detect_format",
+    "read_structures",
+    "write_structures",
+    "parse_elements",
+    "assign_types",
+    "TYPE_ONLY_FORMATS",
+    "FORMATS",
+]
+
+FORMATS = ("cfg", "pacemaker", "extxyz", "lammps-data", "lammps-dump", "poscar")
+TYPE_ONLY_FORMATS = ("cfg", "lammps-data", "lammps-dump")
+_SINGLE_STRUCTURE = ("lammps-data", "poscar")
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of ``path`` from its name (see the module table); ValueError if unknown."""
+    name = Path(path).name
+    low = name.lower()
+    if low.endswith(".cfg"):
+        return "cfg"
+    if low.endswith((".pckl.gzip", ".pkl.gz", ".pckl.gz", ".pkl.gzip")):
+        return "pacemaker"
+    if low.endswith((".extxyz", ".xyz")):
+        return "extxyz"
+    if low.endswith((".data", ".lmp")) or low.startswith("data."):
+        return "lammps-data"
+    if low.endswith((".dump", ".lammpstrj")) or low.startswith("dump."):
+        return "lammps-dump"
+    if low.startswith(("poscar", "contcar")) or low.endswith((".vasp", ".poscar")):
+        return "poscar"
+    raise ValueError(
+        f"{path}: cannot tell the format from the name; use one of .cfg, .pckl.gzip/.pkl.gz, .extxyz/.xyz, "
+        ".data/.lmp (LAMMPS data), .dump/.lammpstrj (LAMMPS dump), POSCAR/CONTCAR/.vasp"
+    )
+
+
+def parse_elements(text: str | Sequence[str] | None) -> list[str] | None:
+    """``"W,Cu"`` → ``["W", "Cu"]`` (the ``--elements`` option), validating the symbols."""
+    if text is None:
+        return None
+    items = [s.strip() for s in (text.split(",") if isinstance(text, str) else text)]
+    items = [s for s in items if s]
+    if not items:
+        return None
+    bad = [s for s in items if s not in atomic_numbers or s == "X"]
+    if bad:
+        raise ValueError(f"--elements: {bad} are not chemical symbols (expected e.g. W,Cu)")
+    if len(set(items)) != len(items):
+        raise ValueError(f"--elements: {items} lists an element twice")
+    return items
+
+
+def _missing_map_error(path, fmt: str) -> ValueError:
+    return ValueError(
+        f"{path}: {fmt} files carry only type numbers, so the type → element map is needed: pass "
+        "--elements W,... (the element of type 0, 1, ... for .cfg; of LAMMPS type 1, 2, ... for LAMMPS files)"
+    )
+
+
+def read_structures(path: str | os.PathLike, elements: Sequence[str] | None = None, *,
+                    require_symbols: bool = False) -> list[Atoms]:
+    """Read every structure of ``path`` (format from the name) as ``Atoms``.
+
+    With ``elements``, symbols of type-only formats are set from the map and symbols of the other formats
+    are checked against it (``arrays["type"]`` is then the index in ``elements``). ``require_symbols``
+    turns a missing map for a type-only format into an error naming the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"input file not found: {path}")
+    fmt = detect_format(path)
+    elements = list(elements) if elements is not None else None
+    if fmt in TYPE_ONLY_FORMATS and elements is None and require_symbols:
+        raise _missing_map_error(path, fmt)
+    if fmt == "cfg":
+        from eipgs.io.cfg import read_cfg
+
+        images = read_cfg(path, elements=elements)
+    elif fmt == "pacemaker":
+        from eipgs.io.pacemaker import read_pacemaker
+
+        images = read_pacemaker(path)
+    elif fmt == "extxyz":
+        import ase.io
+
+        images = ase.io.read(path, index=":", format="extxyz")
+        for atoms in images:
+            _restore_extxyz(atoms)
+    elif fmt in ("lammps-data", "lammps-dump"):
+        images = _read_lammps(path, fmt, elements)
+    else:
+        import ase.io
+
+        images = [ase.io.read(path, format="vasp")]
+    for k, atoms in enumerate(images):
+        atoms.info.setdefault("source_file", str(path))
+        atoms.info.setdefault("source_index", k)
+        if elements is not None and fmt not in TYPE_ONLY_FORMATS:
+            assign_types(atoms, elements, f"{path} (structure {k})")
+    return images
+
+
+def _read_lammps(path: Path, fmt: str, elements):
+    from eipgs.io import lammps as lmpio
+
+    if fmt == "lammps-data":
+        images = [lmpio.read_lammps_data(path, elements=elements)]
+    else:
+        images = lmpio.read_lammps_dump(path, elements=elements)
+    for atoms in images:
+        types = np.asarray(atoms.arrays["type"], dtype=np.int64)
+        if len(types) and types.min() < 1:
+            raise ValueError(f"{path}: LAMMPS type {types.min()} < 1")
+        # cfg convention everywhere inside eipgs: LAMMPS type t is cfg type t - 1 (mtp-grade.md §9.2).
+        atoms.arrays["type"] = types - 1
+        if elements is None:
+            # The LAMMPS reader may guess elements from Masses; a guess is not a map, so do not keep it.
+            atoms.numbers = np.zeros(len(atoms), dtype=int)
+        if "timestep" in atoms.info:
+            atoms.info.setdefault("step", atoms.info["timestep"])
+    return images
+
+
+def _restore_extxyz(atoms: Atoms) -> None:
+    """Undo extxyz's eager type conversion of the few info keys eipgs owns."""
+    feats = atoms.info.get("features")
+    if isinstance(feats, dict):
+        atoms.info["features"] = {str(k): str(v) for k, v in feats.items()}
+    if "plus_stress" in atoms.info:
+        atoms.info["plus_stress"] = np.asarray(atoms.info["plus_stress"], dtype=float).reshape(6)
+
+
+def assign_types(atoms: Atoms, elements: Sequence[str], where: str) -> None:
+    """Make symbols and ``arrays["type"]`` agree with the map ``elements`` (in place).
+
+    Atoms with real symbols get ``type = elements.index(symbol)``; atoms that are all 'X' but carry a
+    type get ``symbol = elements[type]``. A species missing from the map is an error naming ``where``.
+    """
+    elements = list(elements)
+    numbers = atoms.numbers
+    if len(atoms) and np.all(numbers == 0):
+        if "type" not in atoms.arrays:
+            raise ValueError(f"{where}: atoms have neither chemical symbols nor types")
+        types = np.asarray(atoms.arrays["type"], dtype=np.int64)
+        if types.min() < 0 or types.max() >= len(elements):
+            raise ValueError(f"{where}: type {int(types.max())} has no element in --elements {','.join(elements)}")
+        atoms.numbers = np.array([atomic_numbers[e] for e in elements])[types]
+        return
+    if np.any(numbers == 0):
+        raise ValueError(f"{where}: some atoms have no chemical symbol ('X')")
+    lookup = {atomic_numbers[e]: k for k, e in enumerate(elements)}
+    missing = sorted({chemical_symbols[z] for z in np.unique(numbers)} - set(elements))
+    if missing:
+        raise ValueError(
+            f"{where}: species {missing} are not in the type map --elements {','.join(elements)}; "
+            "add them to --elements (in the potential's species order) or remove those structures"
+        )
+    atoms.arrays["type"] = np.array([lookup[z] for z in numbers], dtype=np.int64)
+
+
+def _infer_elements(images: Sequence[Atoms], path) -> list[str]:
+    """A single-species dataset needs no map; anything else does (the type order is the user's choice)."""
+    zs = set()
+    for atoms in images:
+        zs.update(int(z) for z in np.unique(atoms.numbers))
+    zs.discard(0)
+    if len(zs) == 1:
+        return [chemical_symbols[zs.pop()]]
+    if not zs:
+        raise ValueError(f"{path}: structures have no chemical symbols; pass --elements")
+    names = ",".join(sorted(chemical_symbols[z] for z in zs))
+    raise ValueError(
+        f"{path}: writing types for several species ({names}) needs the type → element map: pass "
+        "--elements in the potential's species order (e.g. --elements " + names + ")"
+    )
+
+
+def write_structures(path: str | os.PathLike, atoms_list: Iterable[Atoms], elements: Sequence[str] | None = None,
+                     *, no_loss: bool = True, e0=None, append: bool = False) -> int:
+    """Write structures to ``path`` (format from the name); returns the number written.
+
+    ``.cfg`` is written in MLIP-3's no-loss form (``%.16e``) unless ``no_loss=False`` (MLIP's default
+    precision); both are read by ``mlp``. ``e0`` (element → eV) sets pacemaker's ``energy_corrected``.
+    """
+    path = Path(path)
+    fmt = detect_format(path)
+    sources = list(atoms_list)
+    images = [a.copy() for a in sources]
+    elements = list(elements) if elements is not None else None
+    needs_symbols = fmt not in TYPE_ONLY_FORMATS
+    if needs_symbols:
+        for k, atoms in enumerate(images):
+            if len(atoms) and np.any(atoms.numbers == 0):
+                if elements is None:
+                    src = atoms.info.get("source_file", "the input")
+                    raise ValueError(
+                        f"{src}: structure {k} has only type numbers; writing {path.name} needs chemical symbols: "
+                        "pass --elements W,... (the element of cfg type 0, 1, ...)"
+                    )
+                assign_types(atoms, elements, f"{atoms.info.get('source_file', path)} (structure {k})")
+    else:
+        if images and any(not np.all(a.numbers == 0) for a in images):
+            if elements is None:
+                real = [a for a in images if not np.all(a.numbers == 0)]
+                if all("type" in a.arrays for a in real):
+                    elements_for_types = None
+                else:
+                    elements_for_types = _infer_elements(real, path)
+            else:
+                elements_for_types = elements
+            if elements_for_types is not None:
+                for k, atoms in enumerate(images):
+                    if not np.all(atoms.numbers == 0):
+                        assign_types(atoms, elements_for_types, f"{atoms.info.get('source_file', path)} (structure {k})")
+        missing = [k for k, a in enumerate(images) if len(a) and "type" not in a.arrays]
+        if missing:
+            raise ValueError(f"{path}: structure {missing[0]} has neither types nor symbols; pass --elements")
+    # Atoms.copy() drops the calculator; re-attach the results to the (possibly re-labelled) copies.
+    for src, dst in zip(sources, images):
+        results = getattr(src.calc, "results", None) if src.calc is not None else None
+        if results:
+            keep = {k: v for k, v in results.items() if k in ("energy", "free_energy", "forces", "stress")}
+            if keep:
+                dst.calc = SinglePointCalculator(dst, **keep)
+
+    if fmt == "cfg":
+        from eipgs.io.cfg import write_cfg
+
+        for atoms in images:
+            _features_from_info(atoms)
+        write_cfg(path, images, append=append, no_loss=no_loss)
+    elif fmt == "pacemaker":
+        from eipgs.io.pacemaker import write_pacemaker
+
+        if append and path.exists():
+            from eipgs.io.pacemaker import read_pacemaker
+
+            images = read_pacemaker(path) + images
+        write_pacemaker(path, images, e0=e0)
+    elif fmt == "extxyz":
+        import ase.io
+
+        for atoms in images:
+            _prepare_extxyz(atoms)
+        ase.io.write(path, images, format="extxyz", append=append)
+    elif fmt in ("lammps-data", "lammps-dump"):
+        if fmt == "lammps-dump":
+            raise ValueError(f"{path}: writing LAMMPS dumps is not supported; write a LAMMPS data file (.data)")
+        if len(images) != 1:
+            raise ValueError(
+                f"{path}: a LAMMPS data file holds one structure but there are {len(images)}; "
+                "write a multi-structure format (.cfg/.extxyz) or give an output name per structure"
+            )
+        from eipgs.io.lammps import write_lammps_data
+
+        atoms = images[0]
+        if "type" in atoms.arrays:
+            atoms.arrays["type"] = np.asarray(atoms.arrays["type"], dtype=np.int64) + 1
+        write_lammps_data(path, atoms, elements=elements)
+    else:  # poscar
+        if len(images) != 1:
+            raise ValueError(
+                f"{path}: a POSCAR holds one structure but there are {len(images)}; "
+                "use `eipgs dft vasp` to write one folder per structure"
+            )
+        write_poscar(path, images[0])
+    return len(images)
+
+
+def _features_from_info(atoms: Atoms) -> None:
+    """cfg features hold strings only; make sure the dict is str → str."""
+    feats = atoms.info.get("features")
+    if feats:
+        atoms.info["features"] = {str(k): str(v) for k, v in feats.items()}
+
+
+def _prepare_extxyz(atoms: Atoms) -> None:
+    """extxyz cannot write None or arbitrary objects; keep what it can hold and drop the rest loudly."""
+    for key in list(atoms.info):
+        value = atoms.info[key]
+        if value is None:
+            del atoms.info[key]
+        elif isinstance(value, np.generic):
+            atoms.info[key] = value.item()
+
+
+def write_poscar(path: str | os.PathLike, atoms: Atoms) -> None:
+    """POSCAR in Cartesian coordinates with full precision (ASE's VASP 5 writer, species line included)."""
+    import ase.io
+
+    if not atoms.pbc.any() and abs(atoms.cell.volume) < 1e-12:
+        raise ValueError(
+            f"{path}: a non-periodic structure without a cell cannot be written as POSCAR; "
+            "`eipgs dft vasp` adds a vacuum box (--vacuum)"
+        )
+    ase.io.write(path, atoms, format="vasp", direct=False, sort=False)
