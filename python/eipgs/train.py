@@ -47,21 +47,32 @@ def _prepare_training_set(train: Sequence[str | os.PathLike], dest: Path, elemen
     return convert(list(train), dest, elements=elements, no_loss=True)
 
 
-def _template_for_species(text: str, nspecies: int, source: Path) -> str:
-    """An untrained MLIP-3 template (no ``radial_coeffs``) gets ``species_count`` = our element count."""
+def _template_for_species(data: bytes, nspecies: int, source: Path) -> bytes:
+    """An untrained MLIP-3 template (no ``radial_coeffs``) gets ``species_count`` = our element count.
+
+    Only the text part before the first ``#`` is touched: the selection block after it is binary
+    (mtp-grade.md §4) and is copied byte for byte.
+    """
+    cut = data.find(b"#")
+    head, tail = (data, b"") if cut < 0 else (data[:cut], data[cut:])
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        raise ValueError(f"{source}: not an MLIP-3 .almtp/.mtp potential (non-text header)") from None
     if not text.startswith("MTP"):
         raise ValueError(f"{source}: not an MLIP-3 .almtp/.mtp potential (first line must be 'MTP')")
-    if "radial_coeffs" in text.split("#", 1)[0]:
-        m = re.search(r"species_count\s*=\s*(\d+)", text)
-        if m and int(m.group(1)) != nspecies:
+    m = re.search(r"species_count\s*=\s*(\d+)", text)
+    if m is None:
+        raise ValueError(f"{source}: no species_count line")
+    if "radial_coeffs" in text:
+        if int(m.group(1)) != nspecies:
             raise ValueError(
                 f"{source}: a trained potential for {m.group(1)} species cannot be refitted to {nspecies} species; "
                 "start from an untrained template (MLIP-3's MTP_templates/NN.almtp)"
             )
-        return text
-    if re.search(r"species_count\s*=", text):
-        return re.sub(r"species_count\s*=\s*\d+", f"species_count = {nspecies}", text, count=1)
-    raise ValueError(f"{source}: no species_count line")
+        return data
+    text = text[: m.start()] + f"species_count = {nspecies}" + text[m.end():]
+    return text.encode("ascii") + tail
 
 
 def _write_run_script(folder: Path, commands: Sequence[str]) -> Path:
@@ -72,8 +83,8 @@ def _write_run_script(folder: Path, commands: Sequence[str]) -> Path:
     return script
 
 
-def _maybe_run(folder: Path, script: Path, executable: str, run: bool) -> tuple[bool, int | None]:
-    if not run or shutil.which(executable) is None:
+def _maybe_run(folder: Path, script: Path, executables: Sequence[str], run: bool) -> tuple[bool, int | None]:
+    if not run or any(shutil.which(exe) is None for exe in executables):
         return False, None
     proc = subprocess.run(["bash", script.name], cwd=folder)
     return True, proc.returncode
@@ -96,13 +107,13 @@ def train_mtp(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
     n = _prepare_training_set(train, folder / "train.cfg", elements)
     nspecies = len(elements) if elements else len({int(t) for a in read_structures(folder / "train.cfg")
                                                    for t in a.arrays["type"]})
-    (folder / "init.almtp").write_text(_template_for_species(init.read_text(), nspecies, init))
+    (folder / "init.almtp").write_bytes(_template_for_species(init.read_bytes(), nspecies, init))
     w = dict(MTP_WEIGHTS)
     w.update(weights or {})
     commands = [mlp_train_command("init.almtp", "train.cfg", "pot.almtp", weights=w,
                                   iteration_limit=iteration_limit, mpi=mpi, extra=extra)]
     script = _write_run_script(folder, commands)
-    ran, rc = _maybe_run(folder, script, "mlp", run)
+    ran, rc = _maybe_run(folder, script, ["mlp"] + (["mpirun"] if mpi > 1 else []), run)
     return TrainPlan(folder=str(folder), commands=commands, ran=ran, returncode=rc, structures=n)
 
 
@@ -168,5 +179,5 @@ def train_ace(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
         "pace_activeset -d fitting_data_info.pckl.gzip output_potential.yaml  # active set for extrapolation grades",
     ]
     script = _write_run_script(folder, commands)
-    ran, rc = _maybe_run(folder, script, "pacemaker", run)
+    ran, rc = _maybe_run(folder, script, ["pacemaker", "pace_activeset"], run)
     return TrainPlan(folder=str(folder), commands=commands, ran=ran, returncode=rc, structures=n)
