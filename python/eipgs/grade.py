@@ -138,7 +138,8 @@ def _id_ranges(ids: np.ndarray) -> str:
 
 
 def _types_of(atoms: Atoms, fmt: str, elements: Sequence[str] | None, pot, index: int) -> np.ndarray:
-    if "type" in atoms.arrays:
+    """cfg / LAMMPS types as read; for extended XYZ, ``elements`` (symbol order) wins over a ``type`` array."""
+    if "type" in atoms.arrays and (fmt != "extxyz" or elements is None):
         return np.asarray(atoms.arrays["type"], dtype=np.int64)
     symbols = atoms.get_chemical_symbols()
     if elements is not None:
