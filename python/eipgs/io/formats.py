@@ -72,10 +72,11 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def parse_elements(text: str | Sequence[str] | None) -> list[str] | None:
-    """``"W,Cu"`` → ``["W", "Cu"]`` (the ``--elements`` option), validating the symbols."""
+    """``"W,Cu"``, ``["W", "Cu"]`` or ``["W,Cu"]`` → ``["W", "Cu"]`` (the ``--elements`` option), validated."""
     if text is None:
         return None
-    items = [s.strip() for s in (text.split(",") if isinstance(text, str) else text)]
+    tokens = [text] if isinstance(text, str) else list(text)
+    items = [s.strip() for t in tokens for s in str(t).split(",")]
     items = [s for s in items if s]
     if not items:
         return None
