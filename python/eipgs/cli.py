@@ -299,8 +299,37 @@ def _add_train(sub) -> None:
         q.set_defaults(func=_cmd_train)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from eipgs.io.formats import parse_elements
+    from eipgs.report import report
+
+    result = report(args.inputs, args.outdir, labels=args.label, elements=parse_elements(args.elements),
+                    potential=args.potential, logs=args.log or [], gamma_column=args.gamma_column,
+                    thermo_column=args.thermo_column, max_pca_atoms=args.max_pca_atoms)
+    for name, fig in result["figures"].items():
+        print(f"wrote {fig['path']} ({fig['points']} points)")
+    for name, why in result["skipped"].items():
+        print(f"no {name}: {why}")
+    print(f"wrote {Path(args.outdir) / 'report.md'}")
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="PNG figures (γ histogram, γ_max vs step, descriptor PCA, energies) + report.md")
+    p.add_argument("inputs", nargs="+", metavar="RUN_OUTPUT", help="datasets: .cfg, .extxyz, dumps, .pckl.gzip, ... (one colour each)")
+    p.add_argument("-o", "--outdir", required=True, help="output folder")
+    p.add_argument("--label", action="append", help="legend label of each input, in order (default: file stem)")
+    _elements_arg(p)
+    p.add_argument("--potential", metavar="POT.almtp", help="MTP for the descriptor PCA (and grades when the inputs have none)")
+    p.add_argument("--log", action="append", metavar="LOG", help="LAMMPS log with a grade column in its thermo output")
+    p.add_argument("--gamma-column", help="per-atom grade array name (default: nbh_grades, grade, gamma, or any *grade*)")
+    p.add_argument("--thermo-column", help="thermo column holding γ_max (default: every column named *grade*/*gamma*/*gmax*)")
+    p.add_argument("--max-pca-atoms", type=int, default=5000, help="random subsample per dataset for the PCA (default 5000)")
+    p.set_defaults(func=_cmd_report)
+
+
 SUBCOMMANDS: list[Callable] = [_add_plugin_path, _add_info, _add_demo, _add_grade]
-SUBCOMMANDS += [_add_dft, _add_collect, _add_convert, _add_train]
+SUBCOMMANDS += [_add_dft, _add_collect, _add_convert, _add_train, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
