@@ -163,3 +163,16 @@ def test_lammps_data_and_dump(tmp_path):
     convert(dump, tmp_path / "frames.cfg", elements=["W", "Cu"])
     cfg = read_structures(tmp_path / "frames.cfg", elements=["W", "Cu"])[0]
     np.testing.assert_allclose(cfg.positions, frames[0].positions, atol=1e-12)
+
+
+def test_cfg_with_non_sequential_ids_names_the_file(tmp_path, capsys):
+    from eipgs.cli import main
+
+    write_structures(tmp_path / "ok.cfg", _structures()[:1], elements=["W", "Cu"])
+    text = (tmp_path / "ok.cfg").read_text().splitlines()
+    h = next(i for i, line in enumerate(text) if line.startswith(" AtomData:"))
+    text[h + 1], text[h + 2] = text[h + 2], text[h + 1]  # ids 2, 1, 3, ...
+    (tmp_path / "swapped.cfg").write_text("\n".join(text) + "\n")
+    assert main(["convert", str(tmp_path / "swapped.cfg"), "-o", str(tmp_path / "x.extxyz"), "--elements", "W", "Cu"]) == 1
+    err = capsys.readouterr().err
+    assert "swapped.cfg" in err and "wrong order of id's" in err

@@ -228,14 +228,14 @@ def write_structures(path: str | os.PathLike, atoms_list: Iterable[Atoms], eleme
     needs_symbols = fmt not in TYPE_ONLY_FORMATS
     if needs_symbols:
         for k, atoms in enumerate(images):
-            if len(atoms) and np.any(atoms.numbers == 0):
-                if elements is None:
-                    src = atoms.info.get("source_file", "the input")
-                    raise ValueError(
-                        f"{src}: structure {k} has only type numbers; writing {path.name} needs chemical symbols: "
-                        "pass --elements W,... (the element of cfg type 0, 1, ...)"
-                    )
-                assign_types(atoms, elements, f"{atoms.info.get('source_file', path)} (structure {k})")
+            where = f"{atoms.info.get('source_file', path)} (structure {k})"
+            if elements is not None:
+                assign_types(atoms, elements, where)  # also rejects species missing from the map
+            elif len(atoms) and np.any(atoms.numbers == 0):
+                raise ValueError(
+                    f"{where}: only type numbers; writing {path.name} needs chemical symbols: "
+                    "pass --elements W,... (the element of cfg type 0, 1, ...)"
+                )
     else:
         if images and any(not np.all(a.numbers == 0) for a in images):
             if elements is None:
