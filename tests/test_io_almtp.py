@@ -75,6 +75,10 @@ def test_round_trip(reference, tmp_path, name):
         np.testing.assert_array_equal(getattr(back, attr), getattr(pot, attr))
     for attr in ("A", "S", "links"):
         np.testing.assert_array_equal(getattr(back.active_set, attr), getattr(pot.active_set, attr))
+    lazy = read_almtp(src, configurations=False)
+    assert lazy.active_set.configurations == [] and lazy.active_set.configurations_text
+    write_almtp(out, lazy)
+    assert out.read_bytes() == original
     for a, b in zip(back.active_set.configurations, pot.active_set.configurations):
         np.testing.assert_array_equal(a.positions, b.positions)
         np.testing.assert_array_equal(a.get_forces(), b.get_forces())

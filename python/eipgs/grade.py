@@ -177,7 +177,7 @@ def grade(
     from eipgs.mtp.evaluator import MTPEvaluator
     from eipgs.mtp.grading import evaluate_configuration, species_for_types
 
-    pot = read_almtp(potential_path)
+    pot = read_almtp(potential_path, configurations=False)
     pot.require_active_set("nbh")
     input_path = Path(input_path)
     if not input_path.is_file():
