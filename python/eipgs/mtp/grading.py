@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eipgs.io.almtp import AlmtpFormatError, MTPPotential
 from eipgs.mtp.evaluator import MTPEvaluator
 from eipgs.mtp.neighbours import neighbour_pairs
 
@@ -59,12 +58,7 @@ def evaluate_configuration(
     n = len(species)
     if len(species) and species.max() >= pot.C:
         raise ValueError(f"species index {int(species.max())} >= species_count {pot.C} of {pot.source}")
-    S = None
-    if grades:
-        try:
-            S = pot.require_active_set("nbh").S
-        except AlmtpFormatError:
-            raise
+    S = pot.require_active_set("nbh").S if grades else None
     include = species >= 0
     i, j, D = neighbour_pairs(positions, cell, pbc, pot.max_dist, include)
     energy = np.zeros(n)
