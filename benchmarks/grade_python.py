@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from eipgs.grade import grade
 from eipgs.io.almtp import read_almtp

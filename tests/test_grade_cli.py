@@ -8,7 +8,6 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
-import pytest
 
 from eipgs.cli import main
 from eipgs.grade import grade

@@ -297,3 +297,13 @@ def test_chunking_and_maxvol_grades_agree(w_pot, reference):
     assert mv.log_det > np.linalg.slogdet(w_pot.active_set.A)[1]
     limited = MaxVol.from_active_set(w_pot.active_set)
     assert limited.add(hot, threshold=1.001, swap_limit=3) == 3
+
+
+def test_two_dimensional_periodicity(w_pot, reference):
+    """v2 is a slab with vacuum along z: pbc (T, T, F) with a zero third vector gives MLIP-3's grades too."""
+    atoms = read_lammps_data(reference / "grades" / "v2.data")
+    cell = atoms.cell[:].copy()
+    cell[2] = 0.0
+    res = evaluate_configuration(MTPEvaluator(w_pot), atoms.positions, cell, [True, True, False], np.zeros(len(atoms), dtype=int))
+    ref = _reference_grades(reference / "grades" / "v2.grades.txt", atoms.arrays["id"])
+    assert np.abs(res.grades - ref).max() <= 6e-6
