@@ -8,7 +8,6 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
-import pytest
 
 from eipgs.cli import main
 from eipgs.grade import grade
@@ -79,12 +78,12 @@ def test_cfg_and_extxyz_inputs(reference, tmp_path):
     _assert_close(read_cfg(tmp_path / "x.cfg")[0].arrays["nbh_grades"], ref)
 
 
-def _write_dump(path, atoms, types):
+def _write_dump(path, atoms, types, column="type"):
     lines = ["ITEM: TIMESTEP", "1500", "ITEM: NUMBER OF ATOMS", str(len(atoms)), "ITEM: BOX BOUNDS pp pp pp"]
     origin = atoms.info["lammps_origin"]
     for q in range(3):
         lines.append(f"{float(origin[q])!r} {float(origin[q] + atoms.cell[q, q])!r}")
-    lines.append("ITEM: ATOMS id type x y z")
+    lines.append(f"ITEM: ATOMS id {column} x y z")
     for i, t, p in zip(atoms.arrays["id"], types, atoms.positions + origin):
         lines.append(f"{i} {t} {float(p[0])!r} {float(p[1])!r} {float(p[2])!r}")
     path.write_text("\n".join(lines) + "\n")
@@ -105,6 +104,11 @@ def test_two_species_dump_with_swapped_type_order(reference, tmp_path, capsys):
     # cfg types are MTP species labels: Cu (species 0) was LAMMPS type 2 here.
     np.testing.assert_array_equal(cfg.arrays["type"], atoms.arrays["type"] - 1)
     assert cfg.info["features"]["lammps_timestep"] == "1500"
+    # A dump with an `element` column instead of `type`: --elements gives the LAMMPS type order.
+    _write_dump(dump, atoms, np.where(swapped == 1, "Ni", "Cu"), column="element")
+    assert main(["grade", str(pot), str(dump), "-o", str(out), "--elements", "Ni", "Cu", "--species", "1", "0", "-q"]) == 0
+    _assert_close(read_cfg(out)[0].arrays["nbh_grades"], ref)
+    _write_dump(dump, atoms, swapped)
     # NULL leaves a type out: its atoms get grade 0 and stop being neighbours.
     assert main(["grade", str(pot), str(dump), "-o", str(out), "--species", "NULL", "0", "-q"]) == 0
     (cfg,) = read_cfg(out)

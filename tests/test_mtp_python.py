@@ -276,3 +276,34 @@ def test_maxvol_identical_candidates_at_most_one_selected(w_pot, reference):
     selected_cfgs = set(config_of_row[mv.selected_labels()].tolist())
     assert len(selected_cfgs) == 1  # this cluster extrapolates, so one copy enters, never both
     assert mv.grades(rows).max() <= 1.001 + 1e-9
+
+
+def test_chunking_and_maxvol_grades_agree(w_pot, reference):
+    """Chunk boundaries change nothing; MaxVol.grades on the stored set = the evaluator's grades."""
+    atoms = read_lammps_data(reference / "grades" / "v2.data")
+    ev = MTPEvaluator(w_pot)
+    species = np.zeros(len(atoms), dtype=int)
+    whole = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, keep_rows=True)
+    parts = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, keep_rows=True, chunk=97)
+    np.testing.assert_allclose(parts.grades, whole.grades, rtol=1e-12)
+    np.testing.assert_allclose(parts.rows, whole.rows, rtol=1e-12, atol=1e-300)
+    mv = MaxVol.from_active_set(w_pot.active_set)
+    np.testing.assert_allclose(mv.grades(whole.rows), whole.grades, rtol=1e-14)
+    # Adding the most extrapolative rows and re-grading: nothing exceeds the threshold any more.
+    hot = whole.rows[whole.grades > 2]
+    assert len(hot) == 58
+    swaps = mv.add(hot, threshold=1.001)
+    assert 0 < swaps and mv.grades(hot).max() <= 1.001 + 1e-9
+    assert mv.log_det > np.linalg.slogdet(w_pot.active_set.A)[1]
+    limited = MaxVol.from_active_set(w_pot.active_set)
+    assert limited.add(hot, threshold=1.001, swap_limit=3) == 3
+
+
+def test_two_dimensional_periodicity(w_pot, reference):
+    """v2 is a slab with vacuum along z: pbc (T, T, F) with a zero third vector gives MLIP-3's grades too."""
+    atoms = read_lammps_data(reference / "grades" / "v2.data")
+    cell = atoms.cell[:].copy()
+    cell[2] = 0.0
+    res = evaluate_configuration(MTPEvaluator(w_pot), atoms.positions, cell, [True, True, False], np.zeros(len(atoms), dtype=int))
+    ref = _reference_grades(reference / "grades" / "v2.grades.txt", atoms.arrays["id"])
+    assert np.abs(res.grades - ref).max() <= 6e-6

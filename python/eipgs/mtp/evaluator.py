@@ -66,6 +66,16 @@ def _levels(times: np.ndarray, n_basic: int, n_mom: int) -> list[np.ndarray] | N
     return [np.flatnonzero(entry_level == lev) for lev in range(1, int(entry_level.max(initial=0)) + 1)]
 
 
+def _parent_monomial(t: tuple[int, int, int]) -> tuple[tuple[int, int, int] | None, int]:
+    """(a, b, c) = parent · (x̂, ŷ or ẑ): the parent exponents and the component index (−1 for 1)."""
+    for axis in range(3):
+        if t[axis] > 0:
+            p = list(t)
+            p[axis] -= 1
+            return tuple(p), axis
+    return None, -1
+
+
 class MTPEvaluator:
     """Evaluate an :class:`MTPPotential` on neighbourhoods given as pair lists."""
 
@@ -74,33 +84,23 @@ class MTPEvaluator:
         self.pot = pot
         basic = pot.alpha_index_basic
         self.mu = basic[:, 0].copy()
-        self.pa, self.pb, self.pc = basic[:, 1].copy(), basic[:, 2].copy(), basic[:, 3].copy()
-        self.max_pow = int(basic[:, 1:].max(initial=0))
         self.n_basic = pot.n_basic
         self.n_mom = pot.alpha_moments_count
         self.mapping = pot.alpha_moment_mapping
         # Distinct angular parts (a, b, c), closed under "remove one factor" so that every monomial is
         # its parent times one unit-vector component; basic moment k is entry (μ_k, angular index)
         # of the (K × n_ang) table of moment sums. MLIP-3 templates have no repeated (μ, a, b, c).
-        def parent_of(t):
-            for axis in range(3):
-                if t[axis] > 0:
-                    p = list(t)
-                    p[axis] -= 1
-                    return tuple(p), axis
-            return None, -1
-
         closure = set()
         for t in map(tuple, basic[:, 1:].tolist()):
             while t is not None and t not in closure:
                 closure.add(t)
-                t = parent_of(t)[0]
+                t = _parent_monomial(t)[0]
         self.ang = np.array(sorted(closure, key=lambda t: (sum(t), t)), dtype=np.int64).reshape(-1, 3)
         self.n_ang = len(self.ang)
         lookup = {tuple(t): k for k, t in enumerate(self.ang.tolist())}
         self.ang_recursion = []
         for t in self.ang.tolist():
-            parent, axis = parent_of(tuple(t))
+            parent, axis = _parent_monomial(tuple(t))
             self.ang_recursion.append((lookup[parent] if parent is not None else -1, axis))
         ang_index = np.array([lookup[tuple(t)] for t in basic[:, 1:].tolist()], dtype=np.int64)
         self.basic_slot = self.mu * self.n_ang + ang_index

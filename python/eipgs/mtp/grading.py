@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from eipgs.io.almtp import AlmtpFormatError, MTPPotential
 from eipgs.mtp.evaluator import MTPEvaluator
 from eipgs.mtp.neighbours import neighbour_pairs
 
@@ -48,23 +48,20 @@ def evaluate_configuration(
     grades: bool = True,
     keep_rows: bool = False,
     chunk: int = 2048,
+    progress: Callable[[int], object] | None = None,
 ) -> ConfigurationResult:
     """Site energies and (optionally) grades of every atom with species ≥ 0.
 
     Atoms with species −1 are neither graded nor neighbours. Work is done in chunks of centres so
-    that memory stays bounded on large configurations.
+    that memory stays bounded on large configurations; ``progress(n)`` is called after each chunk
+    with the number of centres it held (e.g. ``tqdm.update``).
     """
     pot = evaluator.pot
     species = np.asarray(species, dtype=np.int64)
     n = len(species)
     if len(species) and species.max() >= pot.C:
         raise ValueError(f"species index {int(species.max())} >= species_count {pot.C} of {pot.source}")
-    S = None
-    if grades:
-        try:
-            S = pot.require_active_set("nbh").S
-        except AlmtpFormatError:
-            raise
+    S = pot.require_active_set("nbh").S if grades else None
     include = species >= 0
     i, j, D = neighbour_pairs(positions, cell, pbc, pot.max_dist, include)
     energy = np.zeros(n)
@@ -86,5 +83,7 @@ def evaluate_configuration(
             gamma[sel] = grade_rows(res.rows, S)
         if keep_rows:
             kept.append(res.rows)
+        if progress is not None:
+            progress(len(sel))
     rows = np.concatenate(kept) if keep_rows and kept else (np.zeros((0, pot.m)) if keep_rows else None)
     return ConfigurationResult(species=species, energy=energy, grades=gamma, rows=rows)
