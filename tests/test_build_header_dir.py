@@ -77,10 +77,11 @@ def test_version_mismatch_is_reported_at_load(tmp_path, monkeypatch):
 @pytest.mark.parametrize("option, message", [
     ("-DLAMMPS_HEADER_DIR=/nonexistent/include", "LAMMPS_HEADER_DIR=/nonexistent/include has no lammps.h"),
     ("-DLAMMPS_SIZES=hugehuge", "LAMMPS_SIZES=hugehuge: use smallbig, bigbig or smallsmall"),
+    ("-DLAMMPS_LIBRARY=/nonexistent/liblammps.so", "LAMMPS_LIBRARY=/nonexistent/liblammps.so does not exist"),
 ])
 def test_bad_header_dir_options_fail_clearly(tmp_path, option, message):
     options = [option]
-    if "SIZES" in option:
+    if "HEADER_DIR" not in option:
         options.append(f"-DLAMMPS_HEADER_DIR={_wheel_pkg() / 'include'}")
     proc = _configure(tmp_path / "build", *options)
     assert proc.returncode != 0
