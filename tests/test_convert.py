@@ -176,3 +176,36 @@ def test_cfg_with_non_sequential_ids_names_the_file(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "swapped.cfg"), "-o", str(tmp_path / "x.extxyz"), "--elements", "W", "Cu"]) == 1
     err = capsys.readouterr().err
     assert "swapped.cfg" in err and "wrong order of id's" in err
+
+
+def _cluster_sample_extxyz(path, species_column):
+    """An extxyz frame laid out as fix cluster/sample documents it (doc/fix_cluster_sample.md)."""
+    rows = [("1", 17, 1, 0.0, 0.0, 0.0, "T", 3.5), ("2", 5, 2, 2.7, 0.0, 0.0, "T", 1.2), ("3", 9, 1, 0.0, 2.74, 0.3, "F", 0.8)]
+    lines = ["3", 'Properties=species:S:1:pos:R:3:id:I:1:type:I:1:core:L:1:grade:R:1 step=12000 center_id=17 '
+             'center_grade=3.5 radius=8.0 core_radius=5.0 source_cell="25.3 0 0 0 25.3 0 0 0 25.3" source_pbc="T T T" pbc="F F F"']
+    for _, ident, t, x, y, z, core, g in rows:
+        sym = species_column[t - 1]
+        lines.append(f"{sym} {x} {y} {z} {ident} {t} {core} {g}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_fix_cluster_sample_extxyz(tmp_path):
+    """The extxyz type column is the LAMMPS type: cfg type = t − 1; info becomes cfg features."""
+    _cluster_sample_extxyz(tmp_path / "clusters.extxyz", ["W", "Cu"])
+    convert(tmp_path / "clusters.extxyz", tmp_path / "c.cfg", elements=["W", "Cu"])
+    back = read_structures(tmp_path / "c.cfg", elements=["W", "Cu"])[0]
+    assert back.get_chemical_symbols() == ["W", "Cu", "W"] and list(back.arrays["type"]) == [0, 1, 0]
+    feats = back.info["features"]
+    assert feats["step"] == "12000" and feats["center_id"] == "17" and feats["center_grade"] == "3.5"
+    assert feats["source_cell"].split()[:2] == ["25.3", "0.0"]
+    # Elements unknown to the writer ('X'): the map names them; the LAMMPS type column is shifted.
+    _cluster_sample_extxyz(tmp_path / "x.extxyz", ["X", "X"])
+    xs = read_structures(tmp_path / "x.extxyz", elements=["W", "Cu"])[0]
+    assert xs.get_chemical_symbols() == ["W", "Cu", "W"] and list(xs.arrays["core"]) == [True, True, False]
+    with pytest.raises(ValueError, match="x.extxyz.*only type numbers"):
+        convert(tmp_path / "x.extxyz", tmp_path / "x.pckl.gzip")
+    # Our extxyz writes the same convention, so extxyz → extxyz → cfg keeps the types.
+    convert(tmp_path / "clusters.extxyz", tmp_path / "again.extxyz", elements=["W", "Cu"])
+    assert "type:I:1" in (tmp_path / "again.extxyz").read_text()
+    convert(tmp_path / "again.extxyz", tmp_path / "again.cfg")
+    assert list(read_structures(tmp_path / "again.cfg")[0].arrays["type"]) == [0, 1, 0]

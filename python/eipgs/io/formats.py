@@ -122,8 +122,8 @@ def read_structures(path: str | os.PathLike, elements: Sequence[str] | None = No
         import ase.io
 
         images = ase.io.read(path, index=":", format="extxyz")
-        for atoms in images:
-            _restore_extxyz(atoms)
+        for k, atoms in enumerate(images):
+            _restore_extxyz(atoms, f"{path} (structure {k})")
     elif fmt in ("lammps-data", "lammps-dump"):
         images = _read_lammps(path, fmt, elements)
     else:
@@ -159,8 +159,24 @@ def _read_lammps(path: Path, fmt: str, elements):
     return images
 
 
-def _restore_extxyz(atoms: Atoms) -> None:
-    """Undo extxyz's eager type conversion of the few info keys eipgs owns."""
+def _restore_extxyz(atoms: Atoms, where: str) -> None:
+    """Undo extxyz's eager type conversion of the few info keys eipgs owns; normalise the ``type`` column.
+
+    In extxyz files a per-atom ``type`` column is the LAMMPS type (1-based), as ``fix cluster/sample``
+    writes it and as :func:`write_structures` writes it; inside eipgs it becomes the cfg type t − 1.
+    """
+    if "type" in atoms.arrays:
+        types = np.asarray(atoms.arrays["type"], dtype=np.int64)
+        symbols_known = len(atoms) and not np.any(atoms.numbers == 0)
+        if len(types) and types.min() < 1:
+            if not symbols_known:
+                raise ValueError(
+                    f"{where}: the extxyz 'type' column holds {int(types.min())}, but it is read as the LAMMPS type "
+                    "(1, 2, ...); write chemical symbols instead, or shift the types by +1"
+                )
+            del atoms.arrays["type"]  # symbols define the species; a foreign 0-based column is dropped
+        else:
+            atoms.arrays["type"] = types - 1
     feats = atoms.info.get("features")
     if isinstance(feats, dict):
         atoms.info["features"] = {str(k): str(v) for k, v in feats.items()}
@@ -280,6 +296,9 @@ def write_structures(path: str | os.PathLike, atoms_list: Iterable[Atoms], eleme
 
         for atoms in images:
             _prepare_extxyz(atoms)
+            if "type" in atoms.arrays:
+                # extxyz convention (fix cluster/sample): the type column is the LAMMPS type, cfg type + 1.
+                atoms.arrays["type"] = np.asarray(atoms.arrays["type"], dtype=np.int64) + 1
         ase.io.write(path, images, format="extxyz", append=append)
     elif fmt in ("lammps-data", "lammps-dump"):
         if fmt == "lammps-dump":
@@ -305,11 +324,30 @@ def write_structures(path: str | os.PathLike, atoms_list: Iterable[Atoms], eleme
     return len(images)
 
 
+# info keys that describe the file rather than the structure, or that the cfg holds elsewhere.
+_NOT_FEATURES = {"features", "source_file", "source_index", "plus_stress", "energy", "free_energy", "stress",
+                 "pacemaker_index", "energy_corrected", "w_energy", "lammps_origin", "lammps_masses", "name"}
+
+
 def _features_from_info(atoms: Atoms) -> None:
-    """cfg features hold strings only; make sure the dict is str → str."""
-    feats = atoms.info.get("features")
+    """cfg features hold strings: keep ``info["features"]`` and add the other scalar / 1-D numeric info
+    entries (e.g. ``step``, ``center_id``, ``source_cell`` of fix cluster/sample) so they survive."""
+    feats = {str(k): str(v) for k, v in (atoms.info.get("features") or {}).items()}
+    for key, value in atoms.info.items():
+        if key in _NOT_FEATURES or str(key) in feats:
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, (bool, int, float, str)):
+            text = repr(value) if isinstance(value, float) else str(value)
+        elif isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "biuf":
+            text = " ".join(repr(v.item()) if value.dtype.kind == "f" else str(v.item()) for v in value)
+        else:
+            continue
+        if "\n" not in text:
+            feats[str(key)] = text
     if feats:
-        atoms.info["features"] = {str(k): str(v) for k, v in feats.items()}
+        atoms.info["features"] = feats
 
 
 def _prepare_extxyz(atoms: Atoms) -> None:
