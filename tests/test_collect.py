@@ -187,3 +187,27 @@ def test_nothing_to_collect(tmp_path, capsys):
         collect([tmp_path / "d"], tmp_path / "x.cfg")
     assert main(["collect", str(tmp_path / "missing"), "-o", str(tmp_path / "x.cfg")]) == 1
     assert "DFT folder not found" in capsys.readouterr().err
+
+
+def test_pipeline_through_the_cli(tmp_path, reference, capsys):
+    """clusters (fix cluster/sample extxyz) → dft vasp → (fake VASP) → collect → train mtp → report."""
+    from test_convert import _cluster_sample_extxyz
+
+    _cluster_sample_extxyz(tmp_path / "clusters.extxyz", ["W", "W"])
+    assert main(["dft", "vasp", str(tmp_path / "clusters.extxyz"), "-o", str(tmp_path / "dft")]) == 0
+    folder = tmp_path / "dft" / "clusters_00000"
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["center_id"] == 17 and meta["step"] == 12000 and meta["core"] == [True, True, False]
+    truth = fake_single_point(folder, ase.io.read(folder / "POSCAR"), 21)
+    assert main(["collect", str(tmp_path / "dft"), "-o", str(tmp_path / "train.cfg"),
+                 "--cluster-surface-weight", "0.2"]) == 0
+    atoms = read_cfg(tmp_path / "train.cfg", elements=["W"])[0]
+    assert atoms.get_potential_energy() == truth["free_energy"]
+    assert atoms.info["features"]["center_id"] == "17" and atoms.info["features"]["center_grade"] == "3.5"
+    assert main(["train", "mtp", str(tmp_path / "train.cfg"), "-o", str(tmp_path / "fit"), "--elements", "W",
+                 "--init", str(reference / "W-mlip3-basic.almtp"), "--dry-run"]) == 0
+    assert (tmp_path / "fit" / "train.cfg").read_text() == (tmp_path / "train.cfg").read_text()
+    assert main(["report", str(tmp_path / "clusters.extxyz"), str(tmp_path / "train.cfg"), "-o", str(tmp_path / "rep"),
+                 "--elements", "W", "--potential", str(reference / "W-mlip3-basic.almtp")]) == 0
+    out = capsys.readouterr().out
+    assert "pca_descriptors.png (6 points)" in out and "pcc_energy.png (1 points)" in out

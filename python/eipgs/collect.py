@@ -31,6 +31,9 @@ from tqdm import tqdm
 __all__ = ["RunResult", "find_runs", "parse_vasp_run", "collect", "deduplicate"]
 
 _RUN_MARKERS = ("vasprun.xml", "OUTCAR", "meta.json")
+# Input info that describes the old labels of the structure, not the new DFT result.
+_STALE_INFO = {"features", "name", "energy", "free_energy", "stress", "plus_stress", "energy_corrected",
+               "w_energy", "pacemaker_index"}
 
 
 @dataclass
@@ -185,6 +188,12 @@ def _apply_meta(result: RunResult, meta: dict | None, cluster_surface_weight: fl
             value = meta.get(meta_key)
             if value is not None and value != "":
                 features[key] = str(value)
+        # The input's other info (e.g. center_grade, radius, source_cell of fix cluster/sample) comes along;
+        # the writers turn it into cfg features, extxyz info or pacemaker columns.
+        for key, value in (meta.get("info") or {}).items():
+            if key in _STALE_INFO or key in atoms.info:
+                continue
+            atoms.info[key] = np.asarray(value) if isinstance(value, list) else value
         for name in ("core", "inserted"):
             if meta.get(name) is not None:
                 atoms.arrays[name] = np.asarray(meta[name]).astype(bool)
