@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from eipgs.io.almtp import read_almtp
 from eipgs.io.lammps import read_lammps_data
-from eipgs.mtp import MaxVol, MTPEvaluator, evaluate_configuration, grade_rows, neighbour_pairs, radial_basis
+from eipgs.mtp import MaxVol, MTPEvaluator, evaluate_configuration, grade_atoms, grade_rows, neighbour_pairs, radial_basis
 
 TOL = 2e-5  # |Δγ| ≤ 2e-5·max(1, γ), the tolerance stated with reference/grades
 
@@ -174,8 +174,7 @@ def test_excluded_species_are_neither_graded_nor_neighbours(cuni_pot, reference)
     atoms = read_lammps_data(reference / "grades" / "cuni_v.data")
     ev = MTPEvaluator(cuni_pot)
     types = atoms.arrays["type"]
-    species = np.where(types == 2, -1, types - 1)  # drop Ni entirely
-    res = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species)
+    res = grade_atoms(cuni_pot, atoms, [-1, 0, -1], evaluator=ev)  # LAMMPS type 2 (Ni) dropped entirely
     assert np.all(res.grades[types == 2] == 0)
     cu = atoms[types == 1]
     only_cu = evaluate_configuration(ev, cu.positions, cu.cell[:], cu.pbc, np.zeros(len(cu), dtype=int))
