@@ -7,10 +7,11 @@ from typing import Callable
 
 import numpy as np
 
+from eipgs.io.almtp import MTPPotential
 from eipgs.mtp.evaluator import MTPEvaluator
 from eipgs.mtp.neighbours import neighbour_pairs
 
-__all__ = ["ConfigurationResult", "evaluate_configuration", "grade_rows", "species_for_types"]
+__all__ = ["ConfigurationResult", "evaluate_configuration", "grade_atoms", "grade_rows", "species_for_types"]
 
 
 @dataclass
@@ -87,3 +88,27 @@ def evaluate_configuration(
             progress(len(sel))
     rows = np.concatenate(kept) if keep_rows and kept else (np.zeros((0, pot.m)) if keep_rows else None)
     return ConfigurationResult(species=species, energy=energy, grades=gamma, rows=rows)
+
+
+def grade_atoms(
+    pot: MTPPotential,
+    atoms,
+    type_to_species=None,
+    *,
+    evaluator: MTPEvaluator | None = None,
+    keep_rows: bool = False,
+) -> ConfigurationResult:
+    """Grades and site energies of an ASE ``Atoms`` with ``arrays["type"]``.
+
+    ``type_to_species[t]`` is the MTP species of type t (−1 = excluded), e.g. ``[-1, 0, 1]`` for LAMMPS
+    types 1, 2 → species 0, 1. Default: cfg convention, type t → position of t among the species labels.
+    """
+    if "type" not in atoms.arrays:
+        raise ValueError("atoms need arrays['type'] (cfg or LAMMPS types) to be mapped to MTP species")
+    types = np.asarray(atoms.arrays["type"], dtype=np.int64)
+    if type_to_species is None:
+        species = np.array([pot.species_of_label(t) for t in types], dtype=np.int64)
+    else:
+        species = species_for_types(types, type_to_species)
+    ev = evaluator or MTPEvaluator(pot)
+    return evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, keep_rows=keep_rows)
