@@ -165,6 +165,10 @@ def test_merge_drops_duplicates(dft_runs, capsys):
     images = read_structures(tmp_path / "first.cfg", elements=["W", "Cu"])
     kept, dropped = deduplicate(images + [images[1]] + images[:1])
     assert len(kept) == 4 and dropped == [4, 5]
+    # A compact (6-decimal) cfg of the same set is still recognised.
+    collect([dft], tmp_path / "compact.cfg", elements=["W", "Cu"], no_loss=False)
+    again = collect([dft], tmp_path / "m2.cfg", elements=["W", "Cu"], merge=[tmp_path / "compact.cfg"])
+    assert again["written"] == 4 and again["duplicates"] == 4
     # Same structure, different energy: both kept.
     other = images[0].copy()
     other.calc = type(images[0].calc)(other, energy=images[0].get_potential_energy() + 1e-3,

@@ -224,18 +224,21 @@ def _apply_meta(result: RunResult, meta: dict | None, cluster_surface_weight: fl
 # ---------------------------------------------------------------------------------- duplicates
 
 
-def _same(a: Atoms, b: Atoms, tol: float) -> bool:
+def _same(a: Atoms, b: Atoms, tol_position: float, tol_energy: float) -> bool:
     return (
         len(a) == len(b)
         and np.array_equal(a.numbers, b.numbers)
-        and np.allclose(a.cell[:], b.cell[:], atol=tol, rtol=0)
-        and np.allclose(a.positions, b.positions, atol=tol, rtol=0)
-        and abs(a.calc.results["energy"] - b.calc.results["energy"]) <= tol
+        and np.allclose(a.cell[:], b.cell[:], atol=tol_position, rtol=0)
+        and np.allclose(a.positions, b.positions, atol=tol_position, rtol=0)
+        and abs(a.calc.results["energy"] - b.calc.results["energy"]) <= tol_energy
     )
 
 
-def deduplicate(images: Sequence[Atoms], tol: float = 1e-8) -> tuple[list[Atoms], list[int]]:
-    """Drop later copies of the same structure with the same energy (|Δ| ≤ tol). Returns (kept, dropped idx)."""
+def deduplicate(images: Sequence[Atoms], tol_position: float = 1e-5, tol_energy: float = 1e-6
+                ) -> tuple[list[Atoms], list[int]]:
+    """Drop later copies of the same structure (species, cell and positions within ``tol_position`` Å) with
+    the same energy (within ``tol_energy`` eV). The tolerances absorb the 6-decimal rounding of a compact
+    MLIP .cfg, so a set written by ``mlp`` still matches the runs it came from. Returns (kept, dropped idx)."""
     buckets: dict[tuple, list[int]] = {}
     kept: list[Atoms] = []
     dropped: list[int] = []
@@ -246,7 +249,7 @@ def deduplicate(images: Sequence[Atoms], tol: float = 1e-8) -> tuple[list[Atoms]
         candidates = []
         for dk in (-1, 0, 1):  # neighbouring grid cells catch energies that straddle a rounding boundary
             candidates += buckets.get((key[0], key[1], round(key[2] + dk * 1e-4, 4)), [])
-        if any(_same(kept[j], atoms, tol) for j in candidates):
+        if any(_same(kept[j], atoms, tol_position, tol_energy) for j in candidates):
             dropped.append(k)
             continue
         buckets.setdefault(key, []).append(len(kept))
