@@ -151,3 +151,45 @@ def fake_single_point(folder: Path, atoms: Atoms, seed: int, *, outcar_only: boo
     else:
         write_vasprun(folder / "vasprun.xml", atoms, **truth, **kw)
     return truth
+
+
+def write_pw_out(path: Path, atoms: Atoms, *, energy_ry: float, forces_ry_bohr: np.ndarray,
+                 stress_ry_bohr3: np.ndarray, converged: bool = True, finished: bool = True) -> None:
+    """pw.x output of an SCF with forces and stress, in the layout of QE 7 (the lines ASE's reader uses).
+
+    ``stress_ry_bohr3`` is QE's printed tensor (positive = compressive), energies and forces in Ry, Ry/bohr.
+    """
+    from ase.units import Bohr
+
+    alat = float(np.linalg.norm(atoms.cell[0]))
+    species = list(dict.fromkeys(atoms.get_chemical_symbols()))
+    out = ["", "     Program PWSCF v.7.2 starts on 26Nov2026 at 14:40:00 ", "",
+           "     bravais-lattice index     =            0",
+           f"     lattice parameter (alat)  =  {alat / Bohr:12.4f}  a.u.",
+           f"     number of atoms/cell      = {len(atoms):12d}",
+           f"     number of atomic types    = {len(species):12d}", "",
+           f"     celldm(1)= {alat / Bohr:11.6f}  celldm(2)=   0.000000  celldm(3)=   0.000000", "",
+           "     crystal axes: (cart. coord. in units of alat)"]
+    for r in range(3):
+        v = atoms.cell[r] / alat
+        out.append(f"               a({r + 1}) = ( {v[0]:10.6f} {v[1]:10.6f} {v[2]:10.6f} )  ")
+    out += ["", "     site n.     atom                  positions (alat units)"]
+    for k, (s, p) in enumerate(zip(atoms.get_chemical_symbols(), atoms.positions / alat), 1):
+        out.append(f"     {k:5d}           {s:<2}  tau({k:4d}) = (  {p[0]:10.7f}  {p[1]:10.7f}  {p[2]:10.7f}  )")
+    out += ["", "     Self-consistent Calculation", ""]
+    if converged:
+        out += ["     convergence has been achieved in  11 iterations", ""]
+    else:
+        out += ["     convergence NOT achieved after 100 iterations: stopping", ""]
+    out += [f"!    total energy              = {energy_ry:17.8f} Ry", "",
+            "     Forces acting on atoms (cartesian axes, Ry/au):", ""]
+    for k, f in enumerate(forces_ry_bohr, 1):
+        out.append(f"     atom {k:4d} type  1   force = {f[0]:14.8f}{f[1]:14.8f}{f[2]:14.8f}")
+    s = stress_ry_bohr3
+    out += ["", "     total   stress  (Ry/bohr**3)                   (kbar)     P=        0.00"]
+    for r in range(3):
+        out.append(f"  {s[r, 0]:12.8f}  {s[r, 1]:12.8f}  {s[r, 2]:12.8f}          0.00        0.00        0.00")
+    out.append("")
+    if finished:
+        out += ["     JOB DONE.", ""]
+    path.write_text("\n".join(out) + "\n")

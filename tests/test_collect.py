@@ -215,3 +215,43 @@ def test_pipeline_through_the_cli(tmp_path, reference, capsys):
                  "--elements", "W", "--potential", str(reference / "W-mlip3-basic.almtp")]) == 0
     out = capsys.readouterr().out
     assert "pca_descriptors.png (6 points)" in out and "pcc_energy.png (1 points)" in out
+
+
+def test_collect_quantum_espresso(tmp_path):
+    from _dft_outputs import write_pw_out
+    from ase.units import create_units
+
+    # QE's own constants are CODATA 2006, and so are those of ASE's pw.x reader.
+    units = create_units("2006")
+    Ry, Bohr = units["Ry"], units["Bohr"]
+
+    from eipgs.dft.qe import dft_qe
+
+    cells = [bulk("W", "bcc", a=3.16485 + 0.01 * k, cubic=True) * (2, 1, 1) for k in range(3)]
+    for c in cells:
+        c.symbols[1] = "Cu"
+    write_structures(tmp_path / "cells.extxyz", cells)
+    folders = dft_qe([tmp_path / "cells.extxyz"], tmp_path / "qe", elements=["W", "Cu"],
+                     pseudopotentials={"W": "W.UPF", "Cu": "Cu.UPF"})
+    rng = np.random.default_rng(4)
+    truth = []
+    for k, folder in enumerate(folders):
+        atoms = ase.io.read(folder / "pw.in", format="espresso-in")
+        e_ry = round(-300.0 * len(atoms) + rng.normal(), 8)
+        f = np.round(rng.normal(scale=0.01, size=(len(atoms), 3)), 8)
+        s = rng.normal(scale=1e-5, size=(3, 3))
+        s = np.round(0.5 * (s + s.T), 8)
+        write_pw_out(folder / "pw.out", atoms, energy_ry=e_ry, forces_ry_bohr=f, stress_ry_bohr3=s, converged=k != 2)
+        truth.append((e_ry * Ry, f * Ry / Bohr, s * Ry / Bohr**3, atoms.get_volume()))
+    summary = collect([tmp_path / "qe"], tmp_path / "qe.cfg", elements=["W", "Cu"])
+    runs = {r["folder"].split("/")[-1]: r for r in summary["runs"]}
+    assert summary["collected"] == 2 and "convergence NOT achieved" in runs["cells_00002"]["reason"]
+    images = read_cfg(tmp_path / "qe.cfg", elements=["W", "Cu"])
+    for atoms, (e, f, s, volume) in zip(images, truth):
+        assert atoms.info["features"]["EFS_by"] == "QE"
+        assert atoms.get_potential_energy() == pytest.approx(e, rel=1e-14)
+        np.testing.assert_allclose(atoms.get_forces(), f, rtol=1e-12, atol=1e-14)
+        # QE prints the stress with the sign of a pressure, like PlusStress/V.
+        expected = np.array([s[i, j] for i, j in MLIP_ORDER]) * volume
+        np.testing.assert_allclose(atoms.info["plus_stress"], expected, rtol=1e-6, atol=1e-12)
+        assert atoms.get_chemical_symbols() == ["W"] * 3 + ["Cu"]

@@ -1,6 +1,7 @@
 """Finished DFT runs → training sets (``eipgs collect``).
 
-Each run folder is parsed through ASE: ``vasprun.xml`` first, ``OUTCAR`` as the fallback. A run is kept
+Each run folder is parsed through ASE: ``vasprun.xml`` first, ``OUTCAR`` as the fallback; Quantum ESPRESSO
+folders (``pw.out``, from ``eipgs dft qe``) through ASE's ``espresso-out`` reader. A run is kept
 only if it finished and its last electronic SCF converged; everything else is reported with the reason
 (``collect_report.txt`` / ``collect_report.json``), never silently dropped.
 
@@ -28,9 +29,9 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from tqdm import tqdm
 
-__all__ = ["RunResult", "find_runs", "parse_vasp_run", "collect", "deduplicate"]
+__all__ = ["RunResult", "find_runs", "parse_vasp_run", "parse_qe_run", "parse_run", "collect", "deduplicate"]
 
-_RUN_MARKERS = ("vasprun.xml", "OUTCAR", "meta.json")
+_RUN_MARKERS = ("vasprun.xml", "OUTCAR", "pw.out", "meta.json")
 # Input info that describes the old labels of the structure, not the new DFT result.
 _STALE_INFO = {"features", "name", "energy", "free_energy", "stress", "plus_stress", "energy_corrected",
                "w_energy", "pacemaker_index"}
@@ -157,6 +158,54 @@ def parse_vasp_run(folder: str | os.PathLike, energy: str = "free") -> RunResult
     return RunResult(folder, "skipped", reason="; ".join(reasons))
 
 
+# ---------------------------------------------------------------------------- Quantum ESPRESSO
+
+
+def parse_qe_run(folder: str | os.PathLike) -> RunResult:
+    """Parse ``pw.out`` (written by ``eipgs dft qe``'s submit.slurm) through ASE's ``espresso-out`` reader.
+
+    QE's "! total energy" is the free energy F = E − TS with smearing, the energy of its forces.
+    """
+    import ase.io
+
+    folder = Path(folder)
+    path = folder / "pw.out"
+    if not path.is_file():
+        return RunResult(folder, "skipped", reason="no pw.out (not run yet?)")
+    text = path.read_text(errors="replace")
+    if "JOB DONE" not in text:
+        return RunResult(folder, "skipped", reason="pw.out: no 'JOB DONE.': the run crashed or is still running")
+    if "convergence NOT achieved" in text or "convergence has been achieved" not in text:
+        return RunResult(folder, "skipped", reason="pw.out: electronic SCF not converged ('convergence NOT achieved')")
+    try:
+        atoms = ase.io.read(path, index=-1, format="espresso-out")
+    except Exception as exc:  # ASE raises many types on malformed files; report, don't crash
+        return RunResult(folder, "skipped", reason=f"pw.out: ASE could not read it ({type(exc).__name__}: {exc})")
+    res = atoms.calc.results
+    if res.get("energy") is None or res.get("forces") is None:
+        return RunResult(folder, "skipped", reason="pw.out: no energy or forces (tprnfor missing?)")
+    kept = {"energy": float(res["energy"]), "forces": np.array(res["forces"], dtype=float)}
+    if res.get("stress") is not None:
+        kept["stress"] = np.array(res["stress"], dtype=float).reshape(6)
+    clean = Atoms(symbols=atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=True)
+    clean.calc = SinglePointCalculator(clean, **kept)
+    return RunResult(folder, "ok", source=str(path), atoms=clean)
+
+
+def parse_run(folder: Path, energy: str = "free") -> RunResult:
+    """A QE run if the folder has pw.out (or meta.json says code "qe"), otherwise a VASP run."""
+    meta = folder / "meta.json"
+    code = None
+    if meta.is_file():
+        try:
+            code = json.loads(meta.read_text()).get("code")
+        except (json.JSONDecodeError, AttributeError):
+            code = None
+    if (folder / "pw.out").is_file() or code == "qe":
+        return parse_qe_run(folder)
+    return parse_vasp_run(folder, energy=energy)
+
+
 # ------------------------------------------------------------------------------------ provenance
 
 
@@ -202,7 +251,7 @@ def _apply_meta(result: RunResult, meta: dict | None, cluster_surface_weight: fl
         boxed = False
         result.notes.append("no meta.json: provenance and cluster flags unknown")
     features["dft_dir"] = str(result.folder)
-    features["EFS_by"] = "VASP"
+    features["EFS_by"] = "QE" if result.source.endswith("pw.out") else "VASP"
     atoms.info["features"] = features
     atoms.info["name"] = str(result.folder)
     if boxed:
@@ -289,7 +338,7 @@ def collect(
     results: list[RunResult] = []
     meta_elements: list[str] | None = None
     for folder in tqdm(runs, desc="collect", unit="run", disable=len(runs) < 20):
-        result = parse_vasp_run(folder, energy=energy)
+        result = parse_run(folder, energy=energy)
         meta = _load_meta(folder)
         if meta and meta.get("elements"):
             if meta_elements is None:
