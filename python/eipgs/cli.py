@@ -244,7 +244,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _add_collect(sub) -> None:
-    p = sub.add_parser("collect", help="finished DFT runs (vasprun.xml/OUTCAR) → training set (.cfg, .pckl.gzip, .extxyz)")
+    p = sub.add_parser("collect", help="finished DFT runs (VASP vasprun.xml/OUTCAR, QE pw.out) → training set (.cfg, .pckl.gzip, .extxyz)")
     p.add_argument("dftdirs", nargs="+", metavar="DFTDIR", help="folders searched recursively for runs")
     p.add_argument("-o", "--output", required=True, help="training set: train.cfg, train.pckl.gzip or train.extxyz")
     _elements_arg(p)
@@ -253,7 +253,7 @@ def _add_collect(sub) -> None:
                    help="per-atom force weight of non-core atoms of vacuum clusters (w_forces; core atoms weigh 1)")
     p.add_argument("--merge", action="append", metavar="FILE", help="existing training set to merge (duplicates dropped)")
     p.add_argument("--energy", choices=("free", "sigma0"), default="free",
-                   help="free energy TOTEN (default, consistent with the forces) or the σ→0 energy")
+                   help="VASP: free energy TOTEN (default, consistent with the forces) or the σ→0 energy")
     p.add_argument("--compact", action="store_true", help=".cfg in MLIP's default precision instead of no-loss %%.16e")
     p.add_argument("--report", default=None, metavar="PREFIX", help="report files PREFIX.txt/.json (default: collect_report beside the output)")
     p.add_argument("--strict", action="store_true", help="exit with status 2 if any run was skipped")
