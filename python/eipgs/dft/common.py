@@ -179,7 +179,7 @@ def build_meta(item: DftStructure, source_atoms: Atoms, elements: Sequence[str],
         "step": pick("step", "timestep"),
         "grade": pick("grade", "extrapolation_grade", "MV_grade"),
         "elements": list(elements),
-        "species_order": _species_blocks(item.atoms.get_chemical_symbols()),
+        "species_order": species_blocks(item.atoms.get_chemical_symbols()),
         "natoms": len(item.atoms),
         "is_cluster": item.is_cluster,
         "vacuum_axes": item.vacuum_axes,
@@ -194,7 +194,7 @@ def build_meta(item: DftStructure, source_atoms: Atoms, elements: Sequence[str],
     return meta
 
 
-def _species_blocks(symbols: Sequence[str]) -> list[list]:
+def species_blocks(symbols: Sequence[str]) -> list[list]:
     blocks: list[list] = []
     for s in symbols:
         if blocks and blocks[-1][0] == s:

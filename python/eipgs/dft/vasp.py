@@ -27,6 +27,7 @@ from eipgs.dft.common import (
     kpoint_mesh,
     load_inputs,
     prepare_structure,
+    species_blocks,
     write_jobs,
     write_meta,
 )
@@ -166,7 +167,7 @@ def dft_vasp(
         gamma_only = item.is_cluster
         (folder / "KPOINTS").write_text(format_kpoints(mesh, gamma_only, kspacing))
         (folder / "INCAR").write_text(format_incar(settings, comment=f"{name} (eipgs)"))
-        species = [s for s, _ in _blocks(item.atoms.get_chemical_symbols())]
+        species = [s for s, _ in species_blocks(item.atoms.get_chemical_symbols())]
         potcar_species = [labels[s] for s in species]
         if potcar_dir is not None:
             with open(folder / "POTCAR", "wb") as out:
@@ -203,16 +204,6 @@ def _periodic_view(item: DftStructure):
     view = item.atoms.copy()
     view.pbc = [k not in item.vacuum_axes for k in range(3)]
     return view
-
-
-def _blocks(symbols):
-    blocks = []
-    for s in symbols:
-        if blocks and blocks[-1][0] == s:
-            blocks[-1][1] += 1
-        else:
-            blocks.append([s, 1])
-    return blocks
 
 
 def _write_readme(outdir: Path, elements, labels, have_potcar: bool) -> None:
