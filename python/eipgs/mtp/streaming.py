@@ -16,6 +16,9 @@ bytes):
    pass dropped rows before a swap, the batch is streamed again (rows re-evaluated, nothing stored) and
    rows with γ > τ against the current A are pooled, until a pass makes no such swap.
 
+Rows of A with negative labels (the initial ε·e_k rows, MaxVol.UNFILLED / PRESET) are not kept as
+candidates once they leave A; give loaded data rows non-negative labels (as eipgs.select does).
+
 Guarantee: at the end no row of the batch, and no row that left A during the batch, has max |c| > τ
 against the final A, and every swap increased |det A| by a factor > τ — the MaxVol fixed point that a
 joint run reaches. When the batch does not fit, the swap order (greedy over the rows held) can differ
@@ -72,13 +75,18 @@ def stream_maxvol(
 
     def flush() -> int:
         """One MaxVol over the pool; afterwards every pool row has |c| ≤ τ."""
-        nonlocal pool_r
+        nonlocal pool_r, pool_l
         if len(pool_l) == 0:
             return 0
         pool_r = np.ascontiguousarray(pool_r, dtype=np.float64)
         stats.max_pool = max(stats.max_pool, len(pool_l))
         stats.flushes += 1
-        return mv.add(pool_r, pool_l, threshold=threshold, inplace=True)
+        swaps = mv.add(pool_r, pool_l, threshold=threshold, inplace=True)
+        # Initial ε·e_k rows (negative labels) that left A are not data: they are not kept as candidates.
+        data = pool_l >= 0
+        if not data.all():
+            pool_r, pool_l = pool_r[data], pool_l[data]
+        return swaps
 
     def shrink() -> bool:
         """Drop all but the rows closest to entering (largest γ) and the rows that left A; True if any dropped."""
