@@ -75,6 +75,10 @@ def test_round_trip(reference, tmp_path, name):
         np.testing.assert_array_equal(getattr(back, attr), getattr(pot, attr))
     for attr in ("A", "S", "links"):
         np.testing.assert_array_equal(getattr(back.active_set, attr), getattr(pot.active_set, attr))
+    lazy = read_almtp(src, configurations=False)
+    assert lazy.active_set.configurations == [] and lazy.active_set.configurations_text
+    write_almtp(out, lazy)
+    assert out.read_bytes() == original
     for a, b in zip(back.active_set.configurations, pot.active_set.configurations):
         np.testing.assert_array_equal(a.positions, b.positions)
         np.testing.assert_array_equal(a.get_forces(), b.get_forces())
@@ -180,3 +184,19 @@ def test_plain_mtp_has_no_active_set(w_path, tmp_path):
 def test_legacy_selection_block_rejected(w_path, tmp_path):
     data = w_path.read_bytes().replace(b"#MVS_v1.1", b"#MVS_v1.0")
     _expect(_write(tmp_path, data), "#MVS_v1.1")
+
+
+def test_basis_scaling_and_crlf(w_path, tmp_path):
+    """A tab-indented radial-basis `scaling` multiplies the global one; CRLF on the first lines is tolerated."""
+    from eipgs.mtp import radial_basis
+
+    data = w_path.read_bytes().replace(b"MTP\nversion = 1.1.0\n", b"MTP\r\nversion = 1.1.0\r\n", 1)
+    data = data.replace(b"radial_basis_type = RBChebyshev\n", b"radial_basis_type = RBChebyshev\n\tscaling = 2.5e-01\n")
+    path = _write(tmp_path, data)
+    pot = read_almtp(path, configurations=False)
+    assert pot.basis_scaling == 0.25 and pot.scaling == 4.097567646393594e-02
+    assert pot.effective_scaling == pytest.approx(0.25 * 4.097567646393594e-02, rel=1e-15)
+    ref = read_almtp(w_path, configurations=False)
+    r = np.linspace(2.0, 4.9, 7)
+    np.testing.assert_allclose(radial_basis(r, pot), 0.25 * radial_basis(r, ref), rtol=1e-13)
+    assert "\tscaling = 2.500000000000000e-01\n" in format_mtp_text(pot)

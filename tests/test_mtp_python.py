@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from eipgs.io.almtp import read_almtp
 from eipgs.io.lammps import read_lammps_data
-from eipgs.mtp import MaxVol, MTPEvaluator, evaluate_configuration, grade_rows, neighbour_pairs, radial_basis
+from eipgs.mtp import MaxVol, MTPEvaluator, evaluate_configuration, grade_atoms, grade_rows, neighbour_pairs, radial_basis
 
 TOL = 2e-5  # |Δγ| ≤ 2e-5·max(1, γ), the tolerance stated with reference/grades
 
@@ -58,6 +58,16 @@ def test_radial_closed_forms(w_pot):
     xi = (2 * r - (p.min_dist + p.max_dist)) / (p.max_dist - p.min_dist)
     cheb = np.polynomial.chebyshev.chebvander(xi, 7)[0]
     np.testing.assert_allclose(radial_basis(np.array([r]), p)[0], s * (r - p.max_dist) ** 2 * cheb, rtol=1e-12)
+
+
+def test_repulsive_variant_clamps_below_min_dist(w_pot):
+    rep = w_pot.replace(radial_basis_type="RBChebyshev_repuls")
+    below = radial_basis(np.array([1.0, 1.9, w_pot.min_dist]), rep)
+    np.testing.assert_array_equal(below[0], below[2])
+    np.testing.assert_array_equal(below[1], below[2])
+    r = np.array([3.3])
+    np.testing.assert_array_equal(radial_basis(r, rep), radial_basis(r, w_pot))
+    assert not np.allclose(radial_basis(np.array([1.0]), w_pot), below[0])
 
 
 # ------------------------------------------------------------------------------- gradient
@@ -164,8 +174,7 @@ def test_excluded_species_are_neither_graded_nor_neighbours(cuni_pot, reference)
     atoms = read_lammps_data(reference / "grades" / "cuni_v.data")
     ev = MTPEvaluator(cuni_pot)
     types = atoms.arrays["type"]
-    species = np.where(types == 2, -1, types - 1)  # drop Ni entirely
-    res = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species)
+    res = grade_atoms(cuni_pot, atoms, [-1, 0, -1], evaluator=ev)  # LAMMPS type 2 (Ni) dropped entirely
     assert np.all(res.grades[types == 2] == 0)
     cu = atoms[types == 1]
     only_cu = evaluate_configuration(ev, cu.positions, cu.cell[:], cu.pbc, np.zeros(len(cu), dtype=int))
@@ -206,26 +215,44 @@ def test_grades_match_mlip3(reference, pot_name, data, landmark):
         assert res.energy.mean() == pytest.approx(mean_energy, abs=5e-5)
 
 
-def test_rows_reproduce_stored_active_set(w_pot):
+@pytest.fixture(scope="module")
+def stored_rows(w_pot):
+    """Rows b_i and grades of every atom of the 52 configurations stored in W-mlip3-basic.almtp."""
+    ev = MTPEvaluator(w_pot)
+    out = []
+    for cfg in w_pot.active_set.configurations:
+        out.append(evaluate_configuration(ev, cfg.positions, cfg.cell[:], cfg.pbc, cfg.arrays["type"], keep_rows=True))
+    return out
+
+
+def test_rows_reproduce_stored_active_set(w_pot, stored_rows):
     """The filled rows of A are MLIP-3's own rows b_i of the stored configurations (links, §3.3)."""
     aset = w_pot.active_set
-    ev = MTPEvaluator(w_pot)
     checked = 0
-    max_grade = 0.0
-    for cfg_index in np.unique(aset.links[:, 0]):
+    for r, (cfg_index, eqn) in enumerate(aset.links):
         if cfg_index < 0:
             continue
-        cfg = aset.configurations[cfg_index]
-        res = evaluate_configuration(ev, cfg.positions, cfg.cell[:], cfg.pbc, cfg.arrays["type"], keep_rows=True)
-        max_grade = max(max_grade, res.grades.max())
-        n = len(cfg)
-        for r in np.flatnonzero(aset.links[:, 0] == cfg_index):
-            atom = aset.links[r, 1] - 3 * n - 10
-            np.testing.assert_allclose(res.rows[atom], aset.A[r], rtol=0, atol=1e-9 * np.abs(aset.A[r]).max())
-            checked += 1
+        n = len(aset.configurations[cfg_index])
+        atom = eqn - 3 * n - 10
+        row = stored_rows[cfg_index].rows[atom]
+        np.testing.assert_allclose(row, aset.A[r], rtol=0, atol=1e-9 * np.abs(aset.A[r]).max())
+        checked += 1
     assert checked == 125 - 11
     # The set was selected with τ = 1.001 over these configurations: none of their atoms extrapolates.
-    assert max_grade <= 1.001 + 1e-6
+    assert max(res.grades.max() for res in stored_rows) <= 1.001 + 1e-6
+
+
+def test_maxvol_rebuilds_active_set_like_mlip3(w_pot, stored_rows):
+    """MaxVol from ε·I over the stored configurations' rows: rank 114, so 11 rows stay unfilled as in
+    the MLIP-3 file, and every row ends up with |c| ≤ τ."""
+    rows = np.concatenate([res.rows for res in stored_rows])
+    mv = MaxVol.empty(w_pot.m)
+    mv.add(rows, threshold=1.001)
+    assert int(np.sum(mv.labels < 0)) == 11
+    assert mv.grades(rows).max() <= 1.001 + 1e-9
+    assert mv.inverse_error() < 1e-6
+    # Greedy D-optimality reaches the volume of MLIP-3's own active set to within a few τ factors.
+    assert mv.log_det == pytest.approx(np.linalg.slogdet(w_pot.active_set.A)[1], abs=2.0)
 
 
 # ------------------------------------------------------------------------------- MaxVol
@@ -276,3 +303,34 @@ def test_maxvol_identical_candidates_at_most_one_selected(w_pot, reference):
     selected_cfgs = set(config_of_row[mv.selected_labels()].tolist())
     assert len(selected_cfgs) == 1  # this cluster extrapolates, so one copy enters, never both
     assert mv.grades(rows).max() <= 1.001 + 1e-9
+
+
+def test_chunking_and_maxvol_grades_agree(w_pot, reference):
+    """Chunk boundaries change nothing; MaxVol.grades on the stored set = the evaluator's grades."""
+    atoms = read_lammps_data(reference / "grades" / "v2.data")
+    ev = MTPEvaluator(w_pot)
+    species = np.zeros(len(atoms), dtype=int)
+    whole = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, keep_rows=True)
+    parts = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, keep_rows=True, chunk=97)
+    np.testing.assert_allclose(parts.grades, whole.grades, rtol=1e-12)
+    np.testing.assert_allclose(parts.rows, whole.rows, rtol=1e-12, atol=1e-300)
+    mv = MaxVol.from_active_set(w_pot.active_set)
+    np.testing.assert_allclose(mv.grades(whole.rows), whole.grades, rtol=1e-14)
+    # Adding the most extrapolative rows and re-grading: nothing exceeds the threshold any more.
+    hot = whole.rows[whole.grades > 2]
+    assert len(hot) == 58
+    swaps = mv.add(hot, threshold=1.001)
+    assert 0 < swaps and mv.grades(hot).max() <= 1.001 + 1e-9
+    assert mv.log_det > np.linalg.slogdet(w_pot.active_set.A)[1]
+    limited = MaxVol.from_active_set(w_pot.active_set)
+    assert limited.add(hot, threshold=1.001, swap_limit=3) == 3
+
+
+def test_two_dimensional_periodicity(w_pot, reference):
+    """v2 is a slab with vacuum along z: pbc (T, T, F) with a zero third vector gives MLIP-3's grades too."""
+    atoms = read_lammps_data(reference / "grades" / "v2.data")
+    cell = atoms.cell[:].copy()
+    cell[2] = 0.0
+    res = evaluate_configuration(MTPEvaluator(w_pot), atoms.positions, cell, [True, True, False], np.zeros(len(atoms), dtype=int))
+    ref = _reference_grades(reference / "grades" / "v2.grades.txt", atoms.arrays["id"])
+    assert np.abs(res.grades - ref).max() <= 6e-6

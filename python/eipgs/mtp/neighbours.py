@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from ase.geometry import complete_cell
 from scipy.spatial import cKDTree
 
 __all__ = ["neighbour_pairs"]
@@ -39,8 +40,13 @@ def neighbour_pairs(
     images = pos
     owner = np.arange(len(pos))
     if pbc.any():
+        if np.any(np.linalg.norm(cell[pbc], axis=1) == 0):
+            raise ValueError("a periodic direction has a zero cell vector")
+        # Non-periodic directions may have zero vectors (2-row Supercell): any completion works,
+        # because those fractional coordinates are neither wrapped nor replicated.
+        cell = complete_cell(cell)
         if abs(np.linalg.det(cell)) < 1e-12:
-            raise ValueError("periodic neighbour list needs a cell with non-zero volume")
+            raise ValueError("periodic neighbour list needs linearly independent cell vectors")
         inv = np.linalg.inv(cell)
         frac = pos @ inv
         # Wrap along periodic directions only; D is unchanged because both ends shift consistently.
