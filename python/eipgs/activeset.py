@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -83,7 +83,7 @@ def row_chunks(
     configs: Sequence[Atoms],
     species: Sequence[np.ndarray],
     indices: Iterable[int],
-    label_of: "callable",
+    label_of: Callable[[int, np.ndarray], np.ndarray],
     chunk_rows: int,
     atom_filter: Sequence[np.ndarray | None] | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -122,7 +122,7 @@ def tqdm_progress(enabled: bool, unit: str = "chunk"):
 
 def active_set_data(
     mv: MaxVol,
-    owner: "callable",
+    owner: Callable[[int], tuple[object, Atoms, int]],
     template: ActiveSetData | None = None,
 ) -> ActiveSetData:
     """ActiveSetData from a MaxVol state. ``owner(label)`` returns (key, Atoms, eqn_index) for a filled row;

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -39,7 +38,7 @@ from eipgs.activeset import (
     row_chunks,
     tqdm_progress,
 )
-from eipgs.io.almtp import MTPPotential
+from eipgs.io.almtp import ActiveSetData, MTPPotential
 from eipgs.mtp.evaluator import MTPEvaluator
 from eipgs.mtp.maxvol import MaxVol
 from eipgs.mtp.streaming import StreamStats, pool_rows_for_memory, stream_maxvol
@@ -61,7 +60,7 @@ class Selection:
     candidates: list[Atoms]
     candidate_sources: list[tuple[str, int]]  # (file, index in file) per candidate
     stats: dict[str, StreamStats] = field(default_factory=dict)
-    active_set: object = None  # ActiveSetData of the final A (training / loaded / selected configurations)
+    active_set: ActiveSetData | None = None  # ActiveSetData of the final A (training / loaded / selected configurations)
 
     @property
     def n_selected(self) -> int:

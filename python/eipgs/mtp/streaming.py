@@ -6,15 +6,17 @@ all rows of the batch and runs one joint MaxVol (§6, memory ≈ 2·rows·m·8 b
 in chunks into a pool of at most ``max_pool_rows`` rows (MaxVol needs B, C = B·Sᵀ and |C|: 3 × pool × m × 8
 bytes):
 
-1. Rows not in A are pooled. While the whole batch fits, the single MaxVol at the end of the pass is
+1. Rows not in A are pooled (bitwise-identical rows once, the copy with the lowest label). While the whole batch fits, the single MaxVol at the end of the pass is
    exactly MLIP-3's joint MaxVol (same rows, same greedy order, outgoing rows of A stay candidates and may
    re-enter; :meth:`MaxVol.add` ``inplace``).
 2. When the pool overflows, MaxVol runs over it (afterwards every pool row has |c| ≤ τ) and the pool is
    cut to the half with the largest γ — the rows closest to entering — plus every row that was in A at
    the start of the batch and has left it (at most m; they cannot be streamed again).
 3. Closure. A swap changes every c by a rank-one term, so a dropped row can rise above τ later. If a
-   pass dropped rows before a swap, the batch is streamed again (rows re-evaluated, nothing stored) and
-   rows with γ > τ against the current A are pooled, until a pass makes no such swap.
+   pass dropped rows before a swap, the batch is streamed again and rows with γ > τ against the current A
+   are pooled, until a pass makes no such swap. The rows are read back from a temporary spill file
+   (disk, rows × m × 8 bytes, written only for batches that overflow the pool; ``spill=False``
+   re-evaluates them instead).
 
 Rows of A with negative labels (the initial ε·e_k rows, MaxVol.UNFILLED / PRESET) are not kept as
 candidates once they leave A; give loaded data rows non-negative labels (as eipgs.select does).
@@ -59,10 +61,17 @@ def stream_maxvol(
     threshold: float,
     *,
     max_pool_rows: int = 50_000,
+    spill: bool = True,
+    spill_dir: str | None = None,
     progress: Callable[[Iterable[RowChunk], str], Iterator[RowChunk]] | None = None,
     desc: str = "maxvol",
 ) -> StreamStats:
-    """MaxVol of ``mv`` against every row produced by ``chunks()`` (called once per pass)."""
+    """MaxVol of ``mv`` against every row produced by ``chunks()``.
+
+    Closure passes read the rows back from a temporary spill file (``spill=True``, float64, deleted at the
+    end; about rows × m × 8 bytes of disk, written only once the pool overflows) instead of calling
+    ``chunks()`` again, which would re-evaluate them.
+    """
     if not threshold > 1.0:
         raise ValueError(f"selection threshold must be > 1 (got {threshold}); at 1 identical rows would swap forever")
     max_pool_rows = max(2, int(max_pool_rows))
@@ -71,14 +80,36 @@ def stream_maxvol(
     start_labels = mv.labels.copy()  # rows of A now; if pushed out they stay candidates for this batch
     pool_r = np.zeros((0, m))
     pool_l = np.zeros(0, dtype=np.int64)
+    pending_r: list[np.ndarray] = []  # rows waiting to join the pool (concatenated once, at a flush)
+    pending_l: list[np.ndarray] = []
     wrap = progress or (lambda it, _desc: it)
+    spill_file = None
+    history: list[RowChunk] = []  # first-pass chunks kept until the pool first overflows (then spilled)
+
+    def pool_size() -> int:
+        return len(pool_l) + sum(len(x) for x in pending_l)
+
+    def gather() -> None:
+        nonlocal pool_r, pool_l
+        if pending_l:
+            pool_r = np.ascontiguousarray(np.concatenate([pool_r, *pending_r]), dtype=np.float64)
+            pool_l = np.concatenate([pool_l, *pending_l])
+            pending_r.clear()
+            pending_l.clear()
+            # Bitwise-identical rows (identical neighbourhoods) would tie in |C| up to GEMM rounding, so
+            # copies from different configurations could both enter; keep the one with the lowest label.
+            order = np.argsort(pool_l, kind="stable")
+            _, first = np.unique(pool_r[order].view(np.dtype((np.void, 8 * m))).ravel(), return_index=True)
+            if len(first) < len(pool_l):
+                keep = np.sort(order[first])
+                pool_r, pool_l = np.ascontiguousarray(pool_r[keep]), pool_l[keep]
 
     def flush() -> int:
         """One MaxVol over the pool; afterwards every pool row has |c| ≤ τ."""
         nonlocal pool_r, pool_l
+        gather()
         if len(pool_l) == 0:
             return 0
-        pool_r = np.ascontiguousarray(pool_r, dtype=np.float64)
         stats.max_pool = max(stats.max_pool, len(pool_l))
         stats.flushes += 1
         swaps = mv.add(pool_r, pool_l, threshold=threshold, inplace=True)
@@ -101,31 +132,69 @@ def stream_maxvol(
         pool_r, pool_l = pool_r[keep], pool_l[keep]
         return not keep.all()
 
-    while True:
-        stats.passes += 1
-        dropped = False  # a row was dropped, and a later swap could raise its γ above τ
-        need_closure = False
-        for rows, labels in _sliced(wrap(chunks(), f"{desc} (pass {stats.passes})"), max_pool_rows // 2):
-            keep = ~np.isin(labels, mv.labels) & ~np.isin(labels, pool_l)
-            if stats.passes == 1:
-                stats.rows += len(labels)
-            if stats.passes > 1:
-                # Closure passes: only rows that violate the fixed point against the current A.
-                keep &= mv.grades(rows) > threshold
-                dropped |= not keep.all()
-            if keep.any():
-                pool_r = np.concatenate([pool_r, rows[keep]])
-                pool_l = np.concatenate([pool_l, labels[keep]])
-            if len(pool_l) > max_pool_rows:
-                swaps = flush()
-                stats.swaps += swaps
-                need_closure |= bool(swaps and dropped)
-                dropped |= shrink()
-        swaps = flush()
-        stats.swaps += swaps
-        need_closure |= bool(swaps and dropped)
-        if not need_closure:
-            return stats
+    def write_spill(rows: np.ndarray, labels: np.ndarray) -> None:
+        np.asarray(labels, dtype=np.int64).tofile(spill_file)
+        np.ascontiguousarray(rows, dtype=np.float64).tofile(spill_file)
+
+    def read_spill() -> Iterator[RowChunk]:
+        spill_file.seek(0)
+        step = max(1, max_pool_rows // 2)
+        for n in spill_sizes:
+            for s in range(0, n, step):
+                k = min(step, n - s)
+                labels = np.fromfile(spill_file, dtype=np.int64, count=k)
+                rows = np.fromfile(spill_file, dtype=np.float64, count=k * m).reshape(k, m)
+                yield rows, labels
+
+    spill_sizes: list[int] = []
+    try:
+        while True:
+            stats.passes += 1
+            dropped = False  # a row was dropped, and a later swap could raise its γ above τ
+            need_closure = False
+            first = stats.passes == 1
+            source = chunks() if (first or not spill) else read_spill()
+            for rows, labels in _sliced(wrap(source, f"{desc} (pass {stats.passes})"), max_pool_rows // 2):
+                if first and spill:
+                    if spill_file is None:
+                        history.append((rows, labels))
+                    else:
+                        write_spill(rows, labels)
+                        spill_sizes.append(len(labels))
+                in_pool = np.concatenate([pool_l, *pending_l]) if pending_l else pool_l
+                keep = ~np.isin(labels, mv.labels) & ~np.isin(labels, in_pool)
+                if first:
+                    stats.rows += len(labels)
+                else:
+                    # Closure passes: only rows that violate the fixed point against the current A.
+                    keep &= mv.grades(rows) > threshold
+                    dropped |= not keep.all()
+                if keep.any():
+                    pending_r.append(rows[keep])
+                    pending_l.append(labels[keep])
+                if pool_size() > max_pool_rows:
+                    if first and spill and spill_file is None:
+                        # The batch does not fit: from now on its rows go to disk for the closure passes.
+                        import tempfile
+
+                        spill_file = tempfile.TemporaryFile(dir=spill_dir)
+                        for r, lab in history:
+                            write_spill(r, lab)
+                            spill_sizes.append(len(lab))
+                        history.clear()
+                    swaps = flush()
+                    stats.swaps += swaps
+                    need_closure |= bool(swaps and dropped)
+                    dropped |= shrink()
+            history.clear()
+            swaps = flush()
+            stats.swaps += swaps
+            need_closure |= bool(swaps and dropped)
+            if not need_closure:
+                return stats
+    finally:
+        if spill_file is not None:
+            spill_file.close()
 
 
 def _sliced(chunks: Iterable[RowChunk], size: int) -> Iterator[RowChunk]:
