@@ -96,8 +96,22 @@ def select_configurations(
     bar = tqdm_progress(progress)
     stats: dict[str, StreamStats] = {}
 
+    # The training rows are needed twice (re-grow, re-add); keep them if they take ≤ 1/4 of the budget.
+    cache: list | None = [] if t_off[-1] * m * 8 <= memory_mb * 2**20 / 4 else None
+
     def train_chunks():
-        return row_chunks(ev, train, train_species, range(len(train)), lambda k, at: _TRAIN + t_off[k] + at, chunk_rows)
+        if cache:
+            return iter(cache)
+        gen = row_chunks(ev, train, train_species, range(len(train)), lambda k, at: _TRAIN + t_off[k] + at, chunk_rows)
+        if cache is None:
+            return gen
+
+        def caching():
+            for chunk in gen:
+                cache.append(chunk)
+                yield chunk
+
+        return caching()
 
     common = dict(max_pool_rows=pool, progress=bar)
     if len(train):
