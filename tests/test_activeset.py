@@ -120,3 +120,20 @@ def test_activeset_bad_input(w, tmp_path, capsys, reference):
     (tmp_path / "untrained.mtp").write_text(text[:start] + text[end:])
     assert main(["activeset", str(tmp_path / "untrained.mtp"), str(d / "aset52.cfg"), "-o", str(tmp_path / "o.almtp"), "-q"]) == 1
     assert "untrained.mtp" in capsys.readouterr().err
+
+
+def test_two_species_rebuild_cuni(reference, tmp_path):
+    """Two species (species labels, radial blocks per pair): rebuilding CuNi-mtp10's active set from its own
+    configurations with --rows selected reproduces the original grades and MLIP-3's on cuni_v.data."""
+    pot = read_almtp(reference / "CuNi-mtp10.almtp")
+    write_cfg(tmp_path / "train.cfg", pot.active_set.configurations, no_loss=True)
+    assert main(["activeset", str(reference / "CuNi-mtp10.almtp"), str(tmp_path / "train.cfg"), "-o", str(tmp_path / "r.almtp"), "--rows", "selected", "-q"]) == 0
+    aset = read_almtp(tmp_path / "r.almtp").active_set
+    assert int((aset.links[:, 0] < 0).sum()) == int((pot.active_set.links[:, 0] < 0).sum())
+    at = read_lammps_data(reference / "grades" / "cuni_v.data")
+    b = evaluate_configuration(MTPEvaluator(pot), at.positions, at.cell[:], at.pbc, at.arrays["type"] - 1, grades=False, keep_rows=True).rows
+    g0 = MaxVol.from_active_set(pot.active_set).grades(b)
+    g1 = MaxVol.from_active_set(aset).grades(b)
+    assert np.abs(g1 - g0).max() <= 1e-6
+    ref = _mlip3_grades(reference, "cuni_v", at.arrays["id"])
+    assert np.all(np.abs(g1 - ref) <= TOL * np.maximum(1.0, ref))

@@ -173,6 +173,19 @@ def test_identical_candidates_at_most_one_selected(tiny):
     cands = [c, c.copy(), c.copy()]
     sel = select_configurations(pot, train, [np.zeros(len(a), int) for a in train], cands, [np.zeros(5, int)] * 3)
     assert sel.n_selected == 1
+    assert 0 in sel.selected  # the copy that comes first
+
+
+def test_duplicate_rows_mask():
+    from eipgs.mtp.streaming import _duplicates
+
+    r = np.random.default_rng(0).normal(size=(10, 5))
+    r[7] = r[2]
+    r[9] = r[2]
+    r[4] = r[1]
+    r[6] = np.nextafter(r[3], np.inf)  # one ulp apart: not identical, kept
+    labels = np.array([5, 3, 9, 1, 0, 8, 2, 4, 6, 7])
+    np.testing.assert_array_equal(np.flatnonzero(_duplicates(r, labels, block=3)), [1, 2, 9])
 
 
 def test_outsorting(tiny):

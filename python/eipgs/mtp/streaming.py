@@ -3,8 +3,8 @@
 
 One call of :func:`stream_maxvol` is one "batch" in the sense of MLIP-3's ``select_add``: MLIP-3 keeps
 all rows of the batch and runs one joint MaxVol (§6, memory ≈ 2·rows·m·8 bytes). Here the rows arrive
-in chunks into a pool of at most ``max_pool_rows`` rows (MaxVol needs B, C = B·Sᵀ and |C|: 3 × pool × m × 8
-bytes):
+in chunks into a pool of at most ``max_pool_rows`` rows (MaxVol.add needs B, C = B·Sᵀ and two temporaries of that size:
+4 × pool × m × 8 bytes):
 
 1. Rows not in A are pooled (bitwise-identical rows once, the copy with the lowest label). While the whole batch fits, the single MaxVol at the end of the pass is
    exactly MLIP-3's joint MaxVol (same rows, same greedy order, outgoing rows of A stay candidates and may
@@ -51,8 +51,9 @@ class StreamStats:
 
 
 def pool_rows_for_memory(m: int, memory_mb: float) -> int:
-    """Pool size whose MaxVol fits ``memory_mb``: B, C = B·Sᵀ and |C| are each pool × m × 8 bytes."""
-    return max(m, int(memory_mb * 1024**2 // (3 * m * 8)))
+    """Pool size whose MaxVol fits ``memory_mb``: during MaxVol.add the pool B, C = B·Sᵀ and two temporaries
+    of the same size (|C| for the argmax, the rank-one update) are alive: 4 × pool × m × 8 bytes."""
+    return max(m, int(memory_mb * 1024**2 // (4 * m * 8)))
 
 
 def stream_maxvol(
@@ -98,11 +99,9 @@ def stream_maxvol(
             pending_l.clear()
             # Bitwise-identical rows (identical neighbourhoods) would tie in |C| up to GEMM rounding, so
             # copies from different configurations could both enter; keep the one with the lowest label.
-            order = np.argsort(pool_l, kind="stable")
-            _, first = np.unique(pool_r[order].view(np.dtype((np.void, 8 * m))).ravel(), return_index=True)
-            if len(first) < len(pool_l):
-                keep = np.sort(order[first])
-                pool_r, pool_l = np.ascontiguousarray(pool_r[keep]), pool_l[keep]
+            dup = _duplicates(pool_r, pool_l)
+            if dup.any():
+                pool_r, pool_l = np.ascontiguousarray(pool_r[~dup]), pool_l[~dup]
 
     def flush() -> int:
         """One MaxVol over the pool; afterwards every pool row has |c| ≤ τ."""
@@ -169,7 +168,10 @@ def stream_maxvol(
                     # Closure passes: only rows that violate the fixed point against the current A.
                     keep &= mv.grades(rows) > threshold
                     dropped |= not keep.all()
-                if keep.any():
+                if keep.all():
+                    pending_r.append(rows)  # no copy: shares memory with the spill history
+                    pending_l.append(labels)
+                elif keep.any():
                     pending_r.append(rows[keep])
                     pending_l.append(labels[keep])
                 if pool_size() > max_pool_rows:
@@ -203,3 +205,27 @@ def _sliced(chunks: Iterable[RowChunk], size: int) -> Iterator[RowChunk]:
         labels = np.asarray(labels, dtype=np.int64)
         for s in range(0, len(labels), size):
             yield rows[s : s + size], labels[s : s + size]
+
+
+_KEY_MULT: dict[int, np.ndarray] = {}
+
+
+def _duplicates(rows: np.ndarray, labels: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Mask of rows bitwise identical to another row with a lower label (exact; O(p) extra memory)."""
+    p, m = rows.shape
+    if p < 2:
+        return np.zeros(p, dtype=bool)
+    if m not in _KEY_MULT:
+        _KEY_MULT[m] = np.random.default_rng(12345).integers(1, 2**63, m, dtype=np.uint64) | np.uint64(1)
+    bits = rows.view(np.uint64)
+    keys = np.empty(p, dtype=np.uint64)
+    for s in range(0, p, block):  # a multiplicative hash of the bit patterns, wrapping mod 2^64
+        keys[s : s + block] = (bits[s : s + block] * _KEY_MULT[m]).sum(axis=1, dtype=np.uint64)
+    order = np.lexsort((labels, keys))  # equal keys together, lowest label first
+    same = np.flatnonzero(keys[order[1:]] == keys[order[:-1]])
+    dup = np.zeros(p, dtype=bool)
+    for s in range(0, len(same), block):  # confirm bit equality with the neighbour in that order
+        k = same[s : s + block]
+        eq = np.all(bits[order[k + 1]] == bits[order[k]], axis=1)
+        dup[order[k + 1][eq]] = True
+    return dup
