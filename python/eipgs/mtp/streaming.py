@@ -168,13 +168,8 @@ def stream_maxvol(
                     # Closure passes: only rows that violate the fixed point against the current A.
                     keep &= mv.grades(rows) > threshold
                     dropped |= not keep.all()
-                if keep.all():
-                    pending_r.append(rows)  # no copy: shares memory with the spill history
-                    pending_l.append(labels)
-                elif keep.any():
-                    pending_r.append(rows[keep])
-                    pending_l.append(labels[keep])
-                if pool_size() > max_pool_rows:
+                n_keep = int(keep.sum())
+                if n_keep and pool_size() + n_keep > max_pool_rows:
                     if first and spill and spill_file is None:
                         # The batch does not fit: from now on its rows go to disk for the closure passes.
                         import tempfile
@@ -188,6 +183,12 @@ def stream_maxvol(
                     stats.swaps += swaps
                     need_closure |= bool(swaps and dropped)
                     dropped |= shrink()
+                if n_keep == len(labels):
+                    pending_r.append(rows)  # no copy: shares memory with the spill history
+                    pending_l.append(labels)
+                elif n_keep:
+                    pending_r.append(rows[keep])
+                    pending_l.append(labels[keep])
             history.clear()
             swaps = flush()
             stats.swaps += swaps
