@@ -351,3 +351,35 @@ def test_bad_input_messages(tiny, tmp_path, capsys, reference):
     # A plain .mtp has no active set to select against.
     assert main(["select", str(d / "tiny.mtp"), str(d / "train.cfg"), str(d / "train.cfg"), "-o", str(tmp_path / "o.cfg"), "-q"]) == 1
     assert "tiny.mtp" in capsys.readouterr().err
+
+
+def test_cli_small_memory_spills_and_stays_consistent(tiny, tmp_path):
+    """--memory-mb far below the pool: closure passes from the spill file in --tmpdir; the selected rows are
+    exactly the candidate rows of the written active set, and every training row is interpolated."""
+    d, pot, train = tiny
+    rng = np.random.default_rng(31)
+    cands = [_cluster(rng, int(rng.integers(3, 6)), box=4.0, dmin=1.6) for _ in range(15)]
+    for k, a in enumerate(cands):
+        a.info["features"] = {"cand": str(k)}
+    write_cfg(tmp_path / "cand.cfg", cands, no_loss=True)
+    (tmp_path / "spill").mkdir()
+    args = ["select", str(d / "tiny.almtp"), str(d / "train.cfg"), str(tmp_path / "cand.cfg"), "-o", str(tmp_path / "sel.cfg"), "-q",
+            "--memory-mb", "0.0001", "--tmpdir", str(tmp_path / "spill"), "--write-almtp", str(tmp_path / "new.almtp")]
+    assert main(args) == 0
+    assert list((tmp_path / "spill").iterdir()) == []  # the spill file is gone
+    new = read_almtp(tmp_path / "new.almtp").active_set
+    cand_rows = _rows(pot, read_cfg(tmp_path / "cand.cfg"))
+    selected = set()
+    for a in read_cfg(tmp_path / "sel.cfg"):
+        k = int(a.info["features"]["cand"])
+        selected |= {(k, int(e) - 3 * len(a) - 10) for e in a.info["features"]["selected_eqn_inds"].split(",")}
+    in_a = set()
+    for r, (c, e) in enumerate(new.links):
+        conf = new.configurations[c] if c >= 0 else None
+        if conf is not None and "cand" in conf.info["features"]:
+            k, i = int(conf.info["features"]["cand"]), int(e) - 3 * len(conf) - 10
+            np.testing.assert_allclose(cand_rows[k][i], new.A[r], atol=1e-12)
+            in_a.add((k, i))
+    assert selected == in_a and selected
+    g = MaxVol.from_active_set(new).grades(np.concatenate(_rows(pot, read_cfg(d / "train.cfg"))))
+    assert g.max() <= 1.001 + 1e-9

@@ -153,6 +153,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
         nbh=args.nbh,
         cutoff=args.cutoff,
         write_almtp_path=args.write_almtp,
+        spill_dir=args.tmpdir,
         progress=not args.quiet,
     )
     n_nbh = sum(len(v) for v in sel.selected.values())
@@ -184,6 +185,7 @@ def _add_select(sub) -> None:
     p.add_argument("--nbh", action="store_true", help="write every selected neighbourhood as a cluster (centre first at the origin)")
     p.add_argument("--cutoff", type=float, default=8.0, help="cluster radius for --nbh, r < cutoff (default 8 Å)")
     p.add_argument("--write-almtp", metavar="OUT.almtp", help="also write the potential with the updated active set")
+    p.add_argument("--tmpdir", help="folder for the temporary spill file of batches larger than --memory-mb (default: system temp)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_select)
 

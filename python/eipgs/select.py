@@ -80,6 +80,7 @@ def select_configurations(
     chunk_rows: int = 4096,
     progress: bool = False,
     candidate_sources: Sequence[tuple[str, int]] | None = None,
+    spill_dir: str | os.PathLike | None = None,
 ) -> Selection:
     """The select_add procedure (mtp-grade.md §6) on configurations already in memory."""
     aset = pot.require_active_set("nbh")
@@ -113,7 +114,7 @@ def select_configurations(
 
         return caching()
 
-    common = dict(max_pool_rows=pool, progress=bar)
+    common = dict(max_pool_rows=pool, progress=bar, spill_dir=spill_dir)
     if len(train):
         stats["regrow"] = stream_maxvol(mv, train_chunks, TRAIN_THRESHOLD, desc="re-grow (training set)", **common)
     for b, start in enumerate(range(0, len(candidates), batch_size)):
@@ -211,6 +212,7 @@ def select(
     nbh: bool = False,
     cutoff: float = 8.0,
     write_almtp_path: str | os.PathLike | None = None,
+    spill_dir: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> Selection:
     """Select from ``candidate_paths`` (MLIP .cfg) against ``potential_path`` (.almtp, nbh mode) and the
@@ -246,6 +248,7 @@ def select(
         memory_mb=memory_mb,
         progress=progress,
         candidate_sources=sources,
+        spill_dir=spill_dir,
     )
     out = _clusters(sel, pot, cutoff, pot.active_set.S) if nbh else _selected_configs(sel)
     write_cfg(output_path, out)

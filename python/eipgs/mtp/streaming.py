@@ -29,6 +29,8 @@ from the joint run's, so a different fixed point can be reached; tests/test_sele
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -63,7 +65,7 @@ def stream_maxvol(
     *,
     max_pool_rows: int = 50_000,
     spill: bool = True,
-    spill_dir: str | None = None,
+    spill_dir: str | os.PathLike | None = None,
     progress: Callable[[Iterable[RowChunk], str], Iterator[RowChunk]] | None = None,
     desc: str = "maxvol",
 ) -> StreamStats:
@@ -172,8 +174,6 @@ def stream_maxvol(
                 if n_keep and pool_size() + n_keep > max_pool_rows:
                     if first and spill and spill_file is None:
                         # The batch does not fit: from now on its rows go to disk for the closure passes.
-                        import tempfile
-
                         spill_file = tempfile.TemporaryFile(dir=spill_dir)
                         for r, lab in history:
                             write_spill(r, lab)
