@@ -3,11 +3,11 @@
 
 One call of :func:`stream_maxvol` is one "batch" in the sense of MLIP-3's ``select_add``: MLIP-3 keeps
 all rows of the batch and runs one joint MaxVol (§6, memory ≈ 2·rows·m·8 bytes). Here the rows arrive
-in chunks into a pool of at most ``max_pool_rows`` rows (MaxVol.add needs B, C = B·Sᵀ and two temporaries of that size:
-4 × pool × m × 8 bytes):
+in chunks into a pool of at most ``max_pool_rows`` rows (MaxVol.add needs B, C = B·Sᵀ and two
+temporaries of that size: 4 × pool × m × 8 bytes):
 
-1. Rows not in A are pooled (bitwise-identical rows once, the copy with the lowest label). While the whole batch fits, the single MaxVol at the end of the pass is
-   exactly MLIP-3's joint MaxVol (same rows, same greedy order, outgoing rows of A stay candidates and may
+1. Rows not in A are pooled (bitwise-identical rows once, the copy with the lowest label). While the
+   whole batch fits, the single MaxVol at the end of the pass is exactly MLIP-3's joint MaxVol (same rows, same greedy order, outgoing rows of A stay candidates and may
    re-enter; :meth:`MaxVol.add` ``inplace``).
 2. When the pool overflows, MaxVol runs over it (afterwards every pool row has |c| ≤ τ) and the pool is
    cut to the half with the largest γ — the rows closest to entering — plus every row that was in A at
