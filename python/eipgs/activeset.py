@@ -112,12 +112,19 @@ def row_chunks(
         yield np.concatenate(buf_r), np.concatenate(buf_l)
 
 
-def tqdm_progress(enabled: bool, unit: str = "chunk"):
+def tqdm_progress(enabled: bool):
+    """A progress wrapper for stream_maxvol: a tqdm bar counting neighbourhoods (rows) per pass."""
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return lambda it, desc: tqdm(it, desc=desc, unit=unit, leave=False)
+    def wrap(chunks, desc: str, total: int | None):
+        with tqdm(total=total, desc=desc, unit="nbh", unit_scale=True, leave=False) as bar:
+            for rows, labels in chunks:
+                yield rows, labels
+                bar.update(len(labels))
+
+    return wrap
 
 
 def active_set_data(
@@ -201,6 +208,7 @@ def build_active_set(
         max_pool_rows=pool_rows_for_memory(pot.m, memory_mb),
         progress=tqdm_progress(progress),
         desc="active set",
+        total_rows=int(sum(len(a) if f is None else len(f) for a, f in zip(configs, atom_filter or [None] * len(configs)))),
     )
 
     def owner(label: int):

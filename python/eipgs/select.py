@@ -116,7 +116,9 @@ def select_configurations(
 
     common = dict(max_pool_rows=pool, progress=bar, spill_dir=spill_dir)
     if len(train):
-        stats["regrow"] = stream_maxvol(mv, train_chunks, TRAIN_THRESHOLD, desc="re-grow (training set)", **common)
+        stats["regrow"] = stream_maxvol(
+            mv, train_chunks, TRAIN_THRESHOLD, desc="re-grow (training set)", total_rows=int(t_off[-1]), **common
+        )
     for b, start in enumerate(range(0, len(candidates), batch_size)):
         idx = range(start, min(start + batch_size, len(candidates)))
 
@@ -124,10 +126,17 @@ def select_configurations(
             return row_chunks(ev, candidates, cand_species, idx, lambda k, at: _CAND + c_off[k] + at, chunk_rows)
 
         stats[f"batch{b}"] = stream_maxvol(
-            mv, cand_chunks, threshold, desc=f"candidates (batch {b + 1})", **common
+            mv,
+            cand_chunks,
+            threshold,
+            desc=f"candidates (batch {b + 1})",
+            total_rows=int(c_off[idx.stop] - c_off[idx.start]),
+            **common,
         )
     if len(train):
-        stats["readd"] = stream_maxvol(mv, train_chunks, TRAIN_THRESHOLD, desc="re-add (training set)", **common)
+        stats["readd"] = stream_maxvol(
+            mv, train_chunks, TRAIN_THRESHOLD, desc="re-add (training set)", total_rows=int(t_off[-1]), **common
+        )
 
     cand_rows = mv.labels[mv.labels >= _CAND] - _CAND
     selected: dict[int, list[int]] = {}

@@ -66,8 +66,9 @@ def stream_maxvol(
     max_pool_rows: int = 50_000,
     spill: bool = True,
     spill_dir: str | os.PathLike | None = None,
-    progress: Callable[[Iterable[RowChunk], str], Iterator[RowChunk]] | None = None,
+    progress: Callable[[Iterable[RowChunk], str, int | None], Iterator[RowChunk]] | None = None,
     desc: str = "maxvol",
+    total_rows: int | None = None,
 ) -> StreamStats:
     """MaxVol of ``mv`` against every row produced by ``chunks()``.
 
@@ -85,7 +86,7 @@ def stream_maxvol(
     pool_l = np.zeros(0, dtype=np.int64)
     pending_r: list[np.ndarray] = []  # rows waiting to join the pool (concatenated once, at a flush)
     pending_l: list[np.ndarray] = []
-    wrap = progress or (lambda it, _desc: it)
+    wrap = progress or (lambda it, _desc, _total: it)
     spill_file = None
     history: list[RowChunk] = []  # first-pass chunks kept until the pool first overflows (then spilled)
 
@@ -155,7 +156,7 @@ def stream_maxvol(
             need_closure = False
             first = stats.passes == 1
             source = chunks() if (first or not spill) else read_spill()
-            for rows, labels in _sliced(wrap(source, f"{desc} (pass {stats.passes})"), max_pool_rows // 2):
+            for rows, labels in _sliced(wrap(source, f"{desc} (pass {stats.passes})", total_rows), max_pool_rows // 2):
                 if first and spill:
                     if spill_file is None:
                         history.append((rows, labels))
