@@ -171,7 +171,7 @@ def test_identical_candidates_at_most_one_selected(tiny):
     rng = np.random.default_rng(8)
     c = _cluster(rng, 5, box=4.0, dmin=1.6)
     cands = [c, c.copy(), c.copy()]
-    sel = select_configurations(pot, train, [np.zeros(len(a), int) for a in train], cands, [np.zeros(5, int)] * 3)
+    sel = select_configurations(pot, train, [np.zeros(len(a), int) for a in train], cands, [np.zeros(5, int)] * 3, progress=True)
     assert sel.n_selected == 1
     assert 0 in sel.selected  # the copy that comes first
 
