@@ -92,8 +92,9 @@ def type_to_species_table(
 ) -> np.ndarray:
     """Index = input type, value = MTP species index (−1 = excluded: neither graded nor neighbour).
 
-    LAMMPS inputs: type t (1-based) → species t−1 by default; ``species`` lists one entry per LAMMPS type.
-    cfg / extxyz types: type t → position of t among the potential's species labels (mtp-grade.md §1.1);
+    LAMMPS inputs (and extended XYZ files with a LAMMPS ``type`` column): type t (1-based) → species
+    t−1 by default; ``species`` lists one entry per LAMMPS type.
+    cfg types, and extxyz types derived from ``elements``: type t → position of t among the potential's species labels (mtp-grade.md §1.1);
     ``species[t]`` overrides it.
     """
     src = pot.source
@@ -194,8 +195,15 @@ def grade(
     for k, atoms in enumerate(structures):
         bar.set_postfix_str(f"configuration {k + 1}/{len(structures)}", refresh=False)
         types = _types_of(atoms, fmt, elements, pot, k)
+        # An extended XYZ `type` column holds LAMMPS types (1-based): that is what fix cluster/sample
+        # and `eipgs convert` write, so it is mapped like a LAMMPS input.
+        lammps_numbering = fmt.startswith("lammps") or (
+            fmt == "extxyz" and "type" in atoms.arrays and elements is None
+        )
         ntypes = atoms.info.get("lammps_ntypes")
-        table = type_to_species_table(pot, fmt, int(types.max(initial=0)), species, ntypes)
+        table = type_to_species_table(
+            pot, "lammps-data" if lammps_numbering else fmt, int(types.max(initial=0)), species, ntypes
+        )
         spec = species_for_types(types, table, f"{input_path}: configuration {k}: ")
         if (spec == -2).any():
             bad = sorted(set(types[spec == -2].tolist()))
@@ -211,7 +219,7 @@ def grade(
             grades = np.where(np.asarray(ghost, dtype=bool), 0.0, grades)  # ghosts are not graded (§3.1)
         graded = atoms.copy()
         graded.calc = atoms.calc
-        if fmt.startswith("lammps"):
+        if lammps_numbering:
             # cfg types are species labels; excluded atoms keep LAMMPS type − 1 (documented in cli_grade.md).
             labels = np.asarray(pot.species_labels)
             graded.arrays["type"] = np.where(spec >= 0, labels[np.maximum(spec, 0)], types - 1)
