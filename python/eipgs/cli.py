@@ -356,7 +356,93 @@ def _add_report(sub) -> None:
     p.set_defaults(func=_cmd_report)
 
 
-SUBCOMMANDS: list[Callable] = [_add_plugin_path, _add_info, _add_demo, _add_potential, _add_grade]
+def _cmd_select(args: argparse.Namespace) -> int:
+    from eipgs.select import select
+
+    sel = select(
+        args.potential,
+        args.train,
+        args.candidates,
+        args.output,
+        threshold=args.threshold,
+        batch_size=args.batch_size,
+        memory_mb=args.memory_mb,
+        nbh=args.nbh,
+        cutoff=args.cutoff,
+        write_almtp_path=args.write_almtp,
+        progress=not args.quiet,
+    )
+    n_nbh = sum(len(v) for v in sel.selected.values())
+    what = f"{n_nbh} neighbourhood cluster(s)" if args.nbh else f"{sel.n_selected} configuration(s)"
+    print(
+        f"selected {sel.n_selected} of {len(sel.candidates)} candidate configuration(s) ({n_nbh} neighbourhoods in "
+        f"the active set); training set was increased by {sel.n_selected} configurations; wrote {what} to {args.output}"
+        + (f"; active set to {args.write_almtp}" if args.write_almtp else "")
+    )
+    return 0
+
+
+def _add_select(sub) -> None:
+    p = sub.add_parser(
+        "select",
+        help="D-optimal (MaxVol) selection of new training configurations, like `mlp select_add`",
+        description="Re-grow the active set of POTENTIAL from TRAIN (tau 1.001), run MaxVol over the candidate "
+        "neighbourhoods (tau --threshold, per batch), re-add TRAIN, and write the candidates that own a row "
+        "of the final active set (with Feature selected_eqn_inds), or with --nbh every selected neighbourhood "
+        "as a non-periodic cluster. See doc/cli_select.md.",
+    )
+    p.add_argument("potential", help="MTP with a neighbourhood-mode active set (.almtp)")
+    p.add_argument("train", help="training set (.cfg) the potential was fitted to")
+    p.add_argument("candidates", nargs="+", help="candidate configurations (.cfg), e.g. preselected/graded files")
+    p.add_argument("-o", "--output", required=True, help="output .cfg of selected configurations (or clusters)")
+    p.add_argument("--threshold", type=float, default=1.001, help="MaxVol threshold for candidates (default 1.001)")
+    p.add_argument("--batch-size", type=int, default=9999, help="candidate configurations per joint MaxVol (default 9999, as MLIP-3)")
+    p.add_argument("--memory-mb", type=float, default=512.0, help="bound on the rows held for one MaxVol (default 512 MB)")
+    p.add_argument("--nbh", action="store_true", help="write every selected neighbourhood as a cluster (centre first at the origin)")
+    p.add_argument("--cutoff", type=float, default=8.0, help="cluster radius for --nbh, r < cutoff (default 8 Å)")
+    p.add_argument("--write-almtp", metavar="OUT.almtp", help="also write the potential with the updated active set")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_select)
+
+
+def _cmd_activeset(args: argparse.Namespace) -> int:
+    from eipgs.activeset import activeset
+
+    pot, stats = activeset(args.potential, args.train, args.output, rows=args.rows, memory_mb=args.memory_mb, progress=not args.quiet)
+    aset = pot.active_set
+    unfilled = int((aset.links[:, 0] < 0).sum())
+    print(
+        f"active set of m = {aset.m} rows from {stats.rows} neighbourhoods ({stats.swaps} swaps): {aset.m - unfilled} "
+        f"filled, {unfilled} unfilled, {len(aset.configurations)} configurations; max|A·Sᵀ − I| = "
+        f"{aset.inverse_error():.1e}; wrote {args.output}"
+    )
+    return 0
+
+
+def _add_activeset(sub) -> None:
+    p = sub.add_parser(
+        "activeset",
+        help="build the #MVS_v1.1 active set (neighbourhood mode) of an MTP on a training set and write an .almtp",
+        description="A from 1e-6*I, MaxVol at tau 1.001 over one row per atom of every training configuration, as "
+        "MLIP-3 does after training. POTENTIAL may be a plain .mtp or an .almtp (its active set is replaced). "
+        "See doc/cli_activeset.md.",
+    )
+    p.add_argument("potential", help="trained MTP (.mtp or .almtp)")
+    p.add_argument("train", help="training set (.cfg)")
+    p.add_argument("-o", "--output", required=True, help="output .almtp")
+    p.add_argument(
+        "--rows",
+        choices=["all", "selected"],
+        default="all",
+        help="all: every atom (MLIP-3); selected: only the rows named by a configuration's selected_eqn_inds feature "
+        "(reconstructs a stored active set from its own configurations)",
+    )
+    p.add_argument("--memory-mb", type=float, default=512.0, help="bound on the rows held for one MaxVol (default 512 MB)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_activeset)
+
+
+SUBCOMMANDS: list[Callable] = [_add_plugin_path, _add_info, _add_demo, _add_potential, _add_grade, _add_select, _add_activeset]
 SUBCOMMANDS += [_add_dft, _add_collect, _add_convert, _add_train, _add_report]
 
 

@@ -94,6 +94,7 @@ class MaxVol:
         threshold: float = 1.001,
         swap_limit: int | None = None,
         refresh_every: int = 256,
+        inplace: bool = False,
     ) -> int:
         """Swap candidate rows into A while some |c| > threshold (mtp-grade.md §5). Returns the swap count.
 
@@ -101,16 +102,29 @@ class MaxVol:
         label of every row of A. A row pushed out of A becomes a candidate again and may re-enter.
         C is updated by rank-one formulas and recomputed from S every ``refresh_every`` swaps and
         before stopping, so drift cannot stop the loop early or late.
+        With ``inplace=True`` ``rows`` (float64, C-contiguous) and ``labels`` (int64) are the caller's arrays
+        and are swapped in place: afterwards they hold every row not in A, including the rows that left A
+        (streamed selection keeps those as candidates across calls, eipgs.mtp.streaming).
         """
         if threshold < 1.0:
             raise ValueError(f"MaxVol threshold must be >= 1 (got {threshold}); below 1 the swaps never end")
-        B = np.array(np.atleast_2d(rows), dtype=float)
+        if inplace:
+            if not (isinstance(rows, np.ndarray) and rows.dtype == np.float64 and rows.ndim == 2 and rows.flags.c_contiguous):
+                raise ValueError("inplace=True needs rows as a C-contiguous float64 (p, m) array")
+            if not (isinstance(labels, np.ndarray) and labels.dtype == np.int64):
+                raise ValueError("inplace=True needs labels as an int64 array")
+            B = rows
+        else:
+            B = np.array(np.atleast_2d(rows), dtype=float)
         p, m = B.shape
         if m != self.m:
             raise ValueError(f"candidate rows have length {m}, the active set has m = {self.m}")
         if p == 0:
             return 0
-        cand_labels = np.arange(p, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64).copy()
+        if inplace:
+            cand_labels = labels
+        else:
+            cand_labels = np.arange(p, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64).copy()
         if cand_labels.shape != (p,):
             raise ValueError(f"need one label per candidate row ({p}), got {cand_labels.shape}")
         if p and cand_labels.min() < 0:
