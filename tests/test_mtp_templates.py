@@ -4,6 +4,7 @@ invariance, linear independence, and the .almtp semantics (mtp-grade.md §1.3)."
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import string
@@ -13,7 +14,10 @@ import pytest
 
 from eipgs.io.almtp import read_almtp, write_almtp
 from eipgs.mtp.evaluator import MTPEvaluator, radial_basis
-from eipgs.mtp.templates import contraction_terms, generate_template, symmetric_components
+from eipgs.mtp.templates import contraction_terms, symmetric_components
+from eipgs.mtp.templates import generate_template as _generate
+
+generate_template = functools.lru_cache(maxsize=None)(_generate)  # level 20 takes ~2 s; share it
 
 R_MIN, R_CUT, R_SIZE = 2.0, 5.0, 8
 

@@ -81,13 +81,13 @@ def _crystal(element: str, lattice: str, reps: tuple[int, int, int]) -> Atoms:
 
 
 def _assign_species(atoms: Atoms, elements: Sequence[str], rng: np.random.Generator, alloy: bool) -> Atoms:
-    """cfg type per atom; for several elements an alloy with a random composition."""
+    """cfg type per atom (index in ``elements``): the host element, or for several elements a random
+    alloy with a random (Dirichlet) composition on the host lattice."""
     atoms = atoms.copy()
-    if len(elements) == 1 or not alloy:
-        types = np.full(len(atoms), elements.index(atoms.get_chemical_symbols()[0]) if atoms.get_chemical_symbols()[0] in elements else 0)
+    if alloy and len(elements) > 1:
+        types = rng.choice(len(elements), size=len(atoms), p=rng.dirichlet(np.ones(len(elements))))
     else:
-        frac = rng.dirichlet(np.ones(len(elements)))
-        types = rng.choice(len(elements), size=len(atoms), p=frac)
+        types = np.zeros(len(atoms), dtype=np.int64)
     atoms.set_chemical_symbols([elements[t] for t in types])
     atoms.arrays["type"] = types.astype(np.int64)
     return atoms
