@@ -142,6 +142,18 @@ def test_cli_bootstrap_and_grade(tmp_path):
     assert proc.returncode == 0, proc.stderr
     g = np.concatenate([a.arrays["nbh_grades"] for a in read_cfg(graded)])
     assert 0.0 < g.max() <= 1.001 + 1e-5  # %15.5f in the file
+    # The written files are complete: `eipgs activeset` on them rebuilds the same active set (symmetry-
+    # equivalent atoms of the static cells have rows equal to rounding, so tied rows may swap places).
+    rebuilt = tmp_path / "rebuilt.almtp"
+    proc = subprocess.run(
+        [sys.executable, "-m", "eipgs.cli", "activeset", str(out), str(tmp_path / "pot.train.cfg"), "-o", str(rebuilt), "-q"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    a, b = read_almtp(out).active_set, read_almtp(rebuilt).active_set
+    assert np.sum(a.links[:, 0] >= 0) == np.sum(b.links[:, 0] >= 0)
+    assert np.linalg.slogdet(a.A)[1] == pytest.approx(np.linalg.slogdet(b.A)[1], rel=1e-9)
+    assert np.abs(a.A - b.A).max() <= 1e-8 * np.abs(a.A).max()
 
 
 def test_cli_errors(tmp_path):
