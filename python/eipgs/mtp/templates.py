@@ -20,15 +20,21 @@ MLIP-3's template files cannot be redistributed, so the basis is built here from
       Ṽ[γ] = Σ_{β ≤ γ, |β| = p−k} Π_i C(γ_i, β_i) · Σ_{|κ| = k} (k! / κ_x! κ_y! κ_z!) · T[β+κ] · U[γ−β+κ]
 
   which equals C(n, p−k)·Sym(V) (the binomial ratio is the share of index orderings that put the
-  counts β in the I slots); all weights are integers, as the file format requires. Ṽ = V exactly
-  when k = p or k = q. Replacing V by its symmetrisation is exact when V is next contracted over *all*
-  its indices with a symmetric tensor, so a graph is accepted only with an absorption order in which
-  every non-symmetric intermediate is fully absorbed by the next factor; its function is then the
-  plain contraction times the integer ``scale`` = Π C(n, p−k) (graphs without such an order, e.g. the
-  4-cycle tr(T·U·W·X), are left out).
+  counts β in the I slots); all weights are integers, as the file format requires. V is symmetric,
+  so Ṽ = C(n, p−k)·V, when k = p or k = q (then Ṽ = V) or when both operands are the same tensor and
+  p = q = k+1 (V_ab = Σ T_aK T_Kb = V_ba). Replacing V by its
+  symmetrisation is exact when V is next contracted over *all* its indices with a symmetric tensor, so
+  each graph gets an absorption order in which every non-symmetric intermediate is fully absorbed by
+  the next factor when one exists; its function is then the plain contraction times the integer
+  ``scale`` = Π C(n, p−k) (``BasisFunction.exact``). The few graphs without such an order (none up
+  to level 16; from level 18, e.g. two M_0,2 and two M_0,3 joined by five single edges) keep the invariant of their
+  symmetrised chain — still rotation- and permutation-invariant, but not the plain contraction.
 
 Graphs are deduplicated by a canonical form (minimum over node permutations) and intermediates are
-shared between functions, so equal functions and equal partial contractions appear once.
+shared between functions, so equal functions and equal partial contractions appear once. Functions
+that are linear combinations of earlier ones (3-D identities such as Cayley–Hamilton) are dropped.
+With at most 4 moment tensors per function, N_basic and (before that filter) N_lin equal MLIP-3's
+template counts of mtp-grade.md §1.4 (see doc/cli_bootstrap.md).
 """
 
 from __future__ import annotations
