@@ -444,12 +444,53 @@ def _add_activeset(sub) -> None:
     p.set_defaults(func=_cmd_activeset)
 
 
+def _cmd_bootstrap(args: argparse.Namespace) -> int:
+    from eipgs.bootstrap import bootstrap
+
+    r = bootstrap(
+        args.elements, args.output, level=args.level, cutoff=args.cutoff, min_dist=args.min_dist,
+        radial_basis_size=args.radial_basis_size, seed=args.seed, structures=args.structures,
+        train_output=args.train, progress=not args.quiet,
+    )
+    print(
+        f"wrote {r.potential_path} (bootstrap MTP level {r.level}, m = {r.m}, {r.n_filled} active-set rows filled) "
+        f"and {r.train_path} ({r.n_configurations} configurations, {r.n_atoms} atoms); fit RMSE "
+        f"{1000 * r.rmse_site_energy:.1f} meV/atom (site energies), {1000 * r.rmse_energy_per_atom:.1f} meV/atom "
+        f"(energies); {r.timings['total']:.1f} s. For D-optimality sampling only, not an accurate potential."
+    )
+    return 0
+
+
+def _add_bootstrap(sub) -> None:
+    p = sub.add_parser(
+        "bootstrap",
+        help="generate an MTP + neighbourhood active set from scratch (our template, EAM basic set) for sampling",
+        description="Build an MTP of our own template (random seeded radial functions, linear coefficients fitted "
+        "to Zhou04 EAM site energies) and its neighbourhood-mode active set (MaxVol, tau 1.001) over a basic "
+        "training set generated with the EAM (strained crystals, rattled bulk at 300-3000 K, a vacancy, a (100) "
+        "slab). Its grade measures novelty against that set: for D-optimality sampling only, NOT an accurate "
+        "potential. See doc/cli_bootstrap.md.",
+    )
+    p.add_argument("elements", nargs="+", metavar="ELEMENT", help="Zhou04 elements; the first is the host lattice (cfg type order)")
+    p.add_argument("-o", "--output", required=True, help="output .almtp")
+    p.add_argument("--level", type=int, default=16, help="MTP level of our template (default 16: m = 124 for one species; 10: m = 41)")
+    p.add_argument("--cutoff", type=float, default=5.0, help="radial cutoff max_dist in Å (default 5.0)")
+    p.add_argument("--min-dist", type=float, default=2.0, help="radial basis min_dist in Å (default 2.0)")
+    p.add_argument("--radial-basis-size", type=int, default=8, help="Chebyshev basis size R (default 8)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the radial coefficients, strains and MD (default 1)")
+    p.add_argument("--structures", type=int, default=3, help="snapshots per EAM MD run of the basic set (default 3)")
+    p.add_argument("--train", default=None, help="basic training set .cfg (default: <output stem>.train.cfg)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd_bootstrap)
+
+
 # One entry per subcommand, in the order of the workflow (what `eipgs --help` lists).
 SUBCOMMANDS: list[Callable] = [
     _add_plugin_path,
     _add_info,
     _add_demo,
     _add_potential,
+    _add_bootstrap,
     _add_grade,
     _add_select,
     _add_activeset,
