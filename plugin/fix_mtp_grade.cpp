@@ -163,6 +163,7 @@ FixMtpGrade::FixMtpGrade(LAMMPS *lmp, int narg, char **arg) :
   peratom_freq = 1;
   dynamic_group_allow = 1;
   maxexchange = 1;
+  create_attribute = 1;    // atoms created during a run start with gamma = 0 (set_arrays)
 
   FixMtpGrade::grow_arrays(atom->nmax);
   atom->add_callback(Atom::GROW);
@@ -268,7 +269,8 @@ int FixMtpGrade::gather_neighbours(int i)
     const double *p = t + 4 * (size_t) a, *q = t + 4 * (size_t) b;
     if (p[0] != q[0]) return p[0] < q[0];
     if (p[1] != q[1]) return p[1] < q[1];
-    return p[2] < q[2];
+    if (p[2] != q[2]) return p[2] < q[2];
+    return p[3] < q[3];    // coincident atoms: species decides
   });
   for (int k = 0; k < n; k++) {
     const double *p = t + 4 * (size_t) nb_order[k];
@@ -422,6 +424,11 @@ void FixMtpGrade::grow_arrays(int nmax)
 {
   memory->grow(gamma, nmax, "mtp/grade:gamma");
   vector_atom = gamma;
+}
+
+void FixMtpGrade::set_arrays(int i)
+{
+  gamma[i] = 0.0;
 }
 
 void FixMtpGrade::copy_arrays(int i, int j, int)

@@ -40,6 +40,7 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
 
   void grow_arrays(int) override;
   void copy_arrays(int, int, int) override;
+  void set_arrays(int) override;
   int pack_exchange(int, double *) override;
   int unpack_exchange(int, double *) override;
 

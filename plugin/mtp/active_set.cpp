@@ -84,11 +84,12 @@ void ActiveSet::build_padded()
 
 void ActiveSet::grades(int nrows, const double *rows, int ld, double *out) const
 {
-  std::vector<double> zero(m_, 0.0);
+  if ((int) zero_.size() < m_) zero_.assign(m_, 0.0);
+  const double *zero = zero_.data();
   for (int i0 = 0; i0 < nrows; i0 += TILE_ROWS) {
     const double *b[TILE_ROWS];
     for (int r = 0; r < TILE_ROWS; r++)
-      b[r] = (i0 + r < nrows) ? rows + (size_t) (i0 + r) * ld : zero.data();
+      b[r] = (i0 + r < nrows) ? rows + (size_t) (i0 + r) * ld : zero;
     double gmax[TILE_ROWS] = {0.0, 0.0, 0.0, 0.0};
     for (int j0 = 0; j0 < ld_; j0 += TILE_COLS)
       tile_max(m_, b[0], b[1], b[2], b[3], st_.data() + j0, ld_, gmax);

@@ -79,6 +79,7 @@ class ActiveSet {
   // st_[k * ld_ + j] = S[j][k]; columns j >= m are zero.
   std::vector<double> st_;
   int ld_ = 0;
+  mutable std::vector<double> zero_;    // padding row for incomplete tiles
   double log_det_change_ = 0.0;
 };
 
