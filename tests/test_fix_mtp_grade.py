@@ -393,3 +393,67 @@ def test_break_on_two_ranks_is_collective(reference, tmp_path):
     assert 0 < step < 200 and step % 5 == 0
     assert f"FINAL STEP {step + 3}" in proc.stdout
     assert (tmp_path / "after.data").is_file()
+
+
+def test_values_migrate_with_atoms_on_two_ranks(reference, tmp_path):
+    """Grades are evaluated once (setup) and then carried by their atoms through 300 steps of fast
+    ballistic motion on 2 ranks (exchange between subdomains, atom sorting every 20 steps)."""
+    deck = "\n".join(
+        setup_lines(reference, "v1.data")
+        + zero_pair()
+        + [
+            "atom_modify sort 20 2.0",
+            f"fix g all mtp/grade 100000 {reference / W_POT}",
+            "run 0",
+            "write_dump all custom before.dump id f_g modify sort id format float %.17g",
+            "velocity all create 3000 5511 loop geom",
+            "fix nve all nve",
+            "timestep 0.002",
+            "run 300",
+            "write_dump all custom after.dump id x f_g modify sort id format float %.17g",
+        ]
+    )
+    (tmp_path / "in.migrate").write_text(deck + "\n")
+    run_mpi(2, [lmp_executable(), "-in", "in.migrate", "-log", "log.migrate"], cwd=tmp_path, timeout=120)
+
+    def table(name, col):
+        lines = (tmp_path / name).read_text().splitlines()
+        start = next(k for k, l in enumerate(lines) if l.startswith("ITEM: ATOMS")) + 1
+        return {int(l.split()[0]): l.split()[col] for l in lines[start:]}
+
+    before, after = table("before.dump", 1), table("after.dump", 2)
+    assert before == after and len(before) == 1024
+    assert len(set(before.values())) > 500  # distinct values: a scrambled array would be caught
+    log = (tmp_path / "log.migrate").read_text()
+    assert "Neighbor list builds" in log and "Neighbor list builds = 0" not in log.split("run 300")[-1]
+
+
+def test_atoms_created_during_a_run_start_at_zero(lmp, reference):
+    from eipgs.lmp import run
+
+    run(
+        lmp,
+        setup_lines(reference, "v1.data")
+        + zero_pair()
+        + [
+            f"fix g all mtp/grade 1000 {reference / W_POT}",
+            "region top block 1.0 24.0 1.0 24.0 24.0 25.0",
+            "fix dep all deposit 3 1 2 12345 region top near 0.5 attempt 100",
+            "run 7",
+        ],
+    )
+    gam = graded(lmp)
+    assert len(gam) == 1024 + 3
+    assert all(gam[i] == 0.0 for i in range(1025, 1028))
+
+
+def test_hybrid_pair_style(lmp, reference):
+    from eipgs.lmp import run
+
+    run(
+        lmp,
+        setup_lines(reference, "v1.data")
+        + ["pair_style hybrid/overlay eam/alloy zero 3.0", f"pair_coeff * * eam/alloy {reference / 'W_Zhou04.eam.alloy'} W", "pair_coeff * * zero"]
+        + [f"fix g all mtp/grade 10 {reference / W_POT}", "run 0"],
+    )
+    assert_matches_reference(graded(lmp), reference_grades(reference / "grades" / "v1.grades.txt"))
