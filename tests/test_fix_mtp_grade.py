@@ -145,10 +145,23 @@ def _mpi_deck(reference, data, pot, keywords, out_name):
         setup_lines(reference, data)
         + zero_pair()
         + [
-            f"fix g all mtp/grade 10 {reference / pot} {keywords}",
+            f"fix g all mtp/grade 25 {reference / pot} {keywords}",
             "run 0",
             f"write_dump all custom {out_name} id f_g modify sort id format float %.17g",
             'print "GLOBAL ${gmax} ${nsel} ${ngr} ${idm}"',
+            # ballistic motion (pair zero: no forces, so trajectories are decomposition-independent);
+            # ghosts are now updated by forward communication between reneighbourings
+            # per-atom velocities from the coordinates (velocity create would rescale with an
+            # MPI sum, whose rounding depends on the decomposition)
+            "variable vx atom 3.0*sin(1.7*y+0.3*z)",
+            "variable vy atom 3.0*cos(1.1*z+0.7*x)",
+            "variable vz atom 3.0*sin(0.9*x-1.3*y)",
+            "velocity all set v_vx v_vy v_vz",
+            "fix nve all nve",
+            "timestep 0.001",
+            "thermo 25",
+            "run 50",
+            f"write_dump all custom moved_{out_name} id f_g modify sort id format float %.17g",
         ]
     )
 
@@ -157,7 +170,7 @@ def _mpi_deck(reference, data, pot, keywords, out_name):
 def test_one_and_two_ranks_bit_identical(reference, tmp_path, data, pot, keywords):
     outputs = {}
     for n in (1, 2):
-        deck = _mpi_deck(reference, data, pot, keywords, f"g{n}.dump")
+        deck = _mpi_deck(reference, data, pot, keywords.replace("10", "25"), f"g{n}.dump")
         deck = deck.replace(
             'print "GLOBAL',
             "variable gmax equal f_g[1]\nvariable nsel equal f_g[2]\nvariable ngr equal f_g[3]\nvariable idm equal f_g[4]\nprint \"GLOBAL",
@@ -167,9 +180,12 @@ def test_one_and_two_ranks_bit_identical(reference, tmp_path, data, pot, keyword
         assert f"with {n} MPI tasks" in proc.stdout
         lines = (tmp_path / f"g{n}.dump").read_text().splitlines()
         rows = lines[lines.index("ITEM: ATOMS id f_g") + 1 :]
-        outputs[n] = (rows, [l for l in proc.stdout.splitlines() if l.startswith("GLOBAL")])
+        moved = (tmp_path / f"moved_g{n}.dump").read_text().splitlines()
+        outputs[n] = (rows, [l for l in proc.stdout.splitlines() if l.startswith("GLOBAL")], moved)
     assert outputs[1][0] == outputs[2][0]  # the %.17g text of every atom's gamma
     assert outputs[1][1] == outputs[2][1]
+    assert outputs[1][2] == outputs[2][2]  # after 50 steps of motion (evaluated at step 50)
+    assert outputs[1][2][9:] != outputs[1][0]
     ref = reference_grades(reference / "grades" / data.replace(".data", ".grades.txt"))
     gam = {int(l.split()[0]): float(l.split()[1]) for l in outputs[2][0]}
     assert_matches_reference(gam, ref)
