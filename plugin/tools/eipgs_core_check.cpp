@@ -238,6 +238,22 @@ void selftest_sherman_morrison()
     check(worst <= tau * (1 + 1e-12), "MaxVol m=3 p=8: no single swap grows |det| > tau", worst,
           tau);
   }
+  // Two identical candidates (§11.8): once one is in the active set, the other has max |c| = 1
+  // (up to rounding) and is not swapped in with tau = 1.001.
+  {
+    const int m = 6;
+    std::vector<double> a((size_t) m * m, 0.0), s((size_t) m * m, 0.0);
+    for (int i = 0; i < m; i++) a[(size_t) i * m + i] = 1e-6;
+    ActiveSet as(m, a, s);
+    as.reinvert();
+    std::vector<double> row(m);
+    for (auto &x : row) x = N01(rng);
+    const int first = as.swap_in_if_above(row.data(), 1.001);
+    const int second = as.swap_in_if_above(row.data(), 1.001);
+    const double g = as.grade(row.data());
+    check(first >= 0 && second < 0 && std::fabs(g - 1.0) < 1e-9,
+          "identical candidates: only the first is selected", std::fabs(g - 1.0), 1e-9);
+  }
 }
 
 std::vector<double> random_neighbourhood(std::mt19937_64 &rng, int n, double rmin, double rmax,
