@@ -86,6 +86,8 @@ FixMtpGrade::FixMtpGrade(LAMMPS *lmp, int narg, char **arg) :
     aset = std::move(file.active_set);
   } catch (AlmtpError &e) {
     error->all(FLERR, "Fix mtp/grade: {}", e.what());
+  } catch (std::exception &e) {
+    error->all(FLERR, "Fix mtp/grade: cannot load {}: {}", path, e.what());
   }
   evaluator = std::make_unique<MtpEvaluator>(potential);
   cutoff_mtp = potential.cutoff();

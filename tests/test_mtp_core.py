@@ -167,6 +167,7 @@ BAD_FILES = {
         "max |A S^T - I|",
     ),
     "not an MTP": (lambda r: b"hello\n", "not an MTP file"),
+    "huge count": (lambda r: r.replace(b"radial_funcs_count = 4", b"radial_funcs_count = 400000", 1), "implausible sizes"),
 }
 
 

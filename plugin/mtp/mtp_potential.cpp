@@ -195,6 +195,10 @@ MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
       const int C = pot.species_count, K = pot.radial_funcs_count, R = pot.radial_basis_size;
       if (C < 1 || K < 1 || R < 1)
         P.fail("radial_coeffs before species_count, radial_funcs_count and radial_basis_size");
+      // Corrupted counts must give an error, not a huge allocation.
+      if (C > 1000 || K > 1000 || R > 1000 || (double) C * C * K * R > 1e8)
+        P.fail("implausible sizes species_count = " + std::to_string(C) + ", radial_funcs_count = " +
+               std::to_string(K) + ", radial_basis_size = " + std::to_string(R));
       pot.radial_coeffs.assign((size_t) C * C * K * R, 0.0);
       std::vector<bool> filled((size_t) C * C, false);
       for (int blk = 0; blk < C * C; blk++) {
@@ -280,6 +284,8 @@ MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
     P.fail("radial_coeffs names " + std::to_string(pot.species_labels.size()) +
            " species, species_count is " + std::to_string(C));
   if (n_basic < 1 || n_times < 0 || n_lin < 1) P.fail("alpha_*_count values must be positive");
+  if (n_basic > 10000000 || n_times > 100000000 || n_lin > 10000000 || pot.alpha_moments_count > 100000000)
+    P.fail("implausibly large alpha_*_count values");
   if (pot.alpha_moments_count < n_basic)
     P.fail("alpha_moments_count is smaller than alpha_index_basic_count");
 
@@ -288,9 +294,9 @@ MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
   int maxmu = -1;
   for (int k = 0; k < n_basic; k++) {
     const auto &q = pot.alpha_index_basic[k];
-    if (q[0] < 0 || q[0] >= K || q[1] < 0 || q[2] < 0 || q[3] < 0)
+    if (q[0] < 0 || q[0] >= K || q[1] < 0 || q[2] < 0 || q[3] < 0 || q[1] + q[2] + q[3] > 64)
       P.fail("alpha_index_basic entry " + std::to_string(k) +
-             " is out of range (mu must be < radial_funcs_count, exponents >= 0)");
+             " is out of range (mu must be < radial_funcs_count, exponents >= 0, a+b+c <= 64)");
     maxmu = std::max(maxmu, q[0]);
   }
   if (maxmu != K - 1)
