@@ -63,9 +63,9 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
   // multiples of N), until atoms move. Returns false (row untouched) if the atom's type is
   // excluded or ilocal is not a local atom. Local operation, no communication.
   bool neighbourhood_row(int ilocal, double *row);
-  // Re-evaluates all grades (f_ID and the global outputs) against the current active set,
-  // reusing the neighbour list of the last evaluation; the break threshold is not applied.
-  // Collective: call on all ranks on a step on which the grades were evaluated.
+  // Re-evaluates all grades (f_ID and the global outputs) against the current active set (the
+  // occasional neighbour list is rebuilt for the current coordinates); the break threshold is not
+  // applied. Collective: call on all ranks, e.g. after identical swaps on every rank.
   void regrade();
   // Path of the .almtp file as given in the fix command.
   const char *almtp_path() const { return path.c_str(); }
