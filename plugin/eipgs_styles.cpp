@@ -1,5 +1,7 @@
 #include "eipgs_styles.h"
 
+#include "fix_mtp_grade.h"
+
 #include "lammps.h"
 
 using namespace LAMMPS_NS;
@@ -16,6 +18,7 @@ namespace EIPGS {
 const std::vector<FixStyle> &fix_styles()
 {
   static const std::vector<FixStyle> styles = {
+      {"mtp/grade", "fix mtp/grade: MLIP-3 extrapolation grades of an MTP active set", &create_fix<FixMtpGrade>},
   };
   return styles;
 }
