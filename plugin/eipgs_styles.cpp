@@ -1,5 +1,6 @@
 #include "eipgs_styles.h"
 
+#include "fix_cluster_sample.h"
 #include "lammps.h"
 
 using namespace LAMMPS_NS;
@@ -16,6 +17,7 @@ namespace EIPGS {
 const std::vector<FixStyle> &fix_styles()
 {
   static const std::vector<FixStyle> styles = {
+      {"cluster/sample", "fix cluster/sample: non-periodic clusters around high-grade atoms", &create_fix<FixClusterSample>},
   };
   return styles;
 }
