@@ -62,7 +62,56 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-SUBCOMMANDS: list[Callable] = [_add_plugin_path, _add_info, _add_demo]
+def _cmd_grade(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from eipgs.grade import grade
+
+    configs = grade(
+        args.potential,
+        args.input,
+        args.output,
+        species=args.species,
+        elements=args.elements,
+        fmt=args.format,
+        progress=not args.quiet,
+    )
+    grades = np.concatenate([c.arrays["nbh_grades"] for c in configs]) if configs else np.zeros(0)
+    n_atoms = sum(len(c) for c in configs)
+    top = float(grades.max()) if len(grades) else 0.0
+    print(
+        f"graded {len(configs)} configuration(s), {n_atoms} atoms: max grade {top:.5f}, "
+        f"{int((grades > args.select).sum())} atoms > {args.select:g}; wrote {args.output}"
+    )
+    return 0
+
+
+def _add_grade(sub) -> None:
+    p = sub.add_parser(
+        "grade",
+        help="MLIP-3 extrapolation grades of every atom (like `mlp calculate_grade`), written to a .cfg",
+        description="Compute per-atom MLIP-3 extrapolation grades with a neighbourhood-mode .almtp and write "
+        "a .cfg with the nbh_grades column and the MV_grade feature. Input: .cfg, extended XYZ, LAMMPS data "
+        "(atom_style atomic) or LAMMPS text dump.",
+    )
+    p.add_argument("potential", help="MTP with active set (.almtp, neighbourhood mode)")
+    p.add_argument("input", help="configurations: .cfg, .extxyz/.xyz, LAMMPS .data/.lmp, LAMMPS .dump/.lammpstrj")
+    p.add_argument("-o", "--output", required=True, help="output .cfg with nbh_grades and MV_grade")
+    p.add_argument(
+        "--species",
+        nargs="+",
+        metavar="S",
+        help="MTP species index (0-based) or NULL for each input type: LAMMPS types 1..N, or cfg types 0.. "
+        "(default: LAMMPS type t -> t-1; cfg type t -> position of t among the potential's species labels)",
+    )
+    p.add_argument("--elements", nargs="+", metavar="EL", help="chemical symbol of each type (cfg type order / LAMMPS types 1..N)")
+    p.add_argument("--format", choices=["cfg", "extxyz", "lammps-data", "lammps-dump"], help="input format (default: from the extension)")
+    p.add_argument("--select", type=float, default=2.0, help="report atoms above this grade (default 2.0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_grade)
+
+
+SUBCOMMANDS: list[Callable] = [_add_plugin_path, _add_info, _add_demo, _add_grade]
 
 
 def build_parser() -> argparse.ArgumentParser:

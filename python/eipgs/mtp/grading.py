@@ -1,0 +1,90 @@
+"""Per-atom extrapolation grades γ_i = max_j |(S·b_i)_j| for whole configurations (mtp-grade.md §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eipgs.io.almtp import AlmtpFormatError, MTPPotential
+from eipgs.mtp.evaluator import MTPEvaluator
+from eipgs.mtp.neighbours import neighbour_pairs
+
+__all__ = ["ConfigurationResult", "evaluate_configuration", "grade_rows", "species_for_types"]
+
+
+@dataclass
+class ConfigurationResult:
+    species: np.ndarray  # (N,) species index per atom, -1 = excluded
+    energy: np.ndarray  # (N,) site energies (0 for excluded atoms)
+    grades: np.ndarray | None  # (N,) γ (0 for excluded atoms)
+    rows: np.ndarray | None  # (N_included, m) b_i, when asked for
+
+
+def species_for_types(types: np.ndarray, type_to_species: np.ndarray, source: str = "") -> np.ndarray:
+    """Map per-atom types through ``type_to_species`` (index = type; −1 = excluded)."""
+    types = np.asarray(types, dtype=np.int64)
+    table = np.asarray(type_to_species, dtype=np.int64)
+    if len(types) and (types.min() < 0 or types.max() >= len(table)):
+        bad = int(types.max() if types.max() >= len(table) else types.min())
+        raise ValueError(f"{source}type {bad} has no entry in the species mapping {table.tolist()}")
+    return table[types]
+
+
+def grade_rows(rows: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """γ for each row b: max |b · A⁻¹| = max |S · b| (one GEMM Γ = B·Sᵀ, mtp-grade.md §3.1)."""
+    if len(rows) == 0:
+        return np.zeros(0)
+    return np.max(np.abs(rows @ S.T), axis=1)
+
+
+def evaluate_configuration(
+    evaluator: MTPEvaluator,
+    positions: np.ndarray,
+    cell: np.ndarray,
+    pbc,
+    species: np.ndarray,
+    *,
+    grades: bool = True,
+    keep_rows: bool = False,
+    chunk: int = 2048,
+) -> ConfigurationResult:
+    """Site energies and (optionally) grades of every atom with species ≥ 0.
+
+    Atoms with species −1 are neither graded nor neighbours. Work is done in chunks of centres so
+    that memory stays bounded on large configurations.
+    """
+    pot = evaluator.pot
+    species = np.asarray(species, dtype=np.int64)
+    n = len(species)
+    if len(species) and species.max() >= pot.C:
+        raise ValueError(f"species index {int(species.max())} >= species_count {pot.C} of {pot.source}")
+    S = None
+    if grades:
+        try:
+            S = pot.require_active_set("nbh").S
+        except AlmtpFormatError:
+            raise
+    include = species >= 0
+    i, j, D = neighbour_pairs(positions, cell, pbc, pot.max_dist, include)
+    energy = np.zeros(n)
+    gamma = np.zeros(n) if grades else None
+    kept = [] if keep_rows else None
+    centres = np.flatnonzero(include)
+    bounds = np.searchsorted(i, centres)  # pairs are sorted by centre
+    bounds = np.append(bounds, len(i))
+    for start in range(0, len(centres), chunk):
+        sel = centres[start : start + chunk]
+        p0, p1 = bounds[start], bounds[min(start + chunk, len(centres))]
+        local = np.empty(n, dtype=np.int64)
+        local[sel] = np.arange(len(sel))
+        res = evaluator.evaluate(
+            len(sel), species[sel], local[i[p0:p1]], species[j[p0:p1]], D[p0:p1], rows=grades or keep_rows
+        )
+        energy[sel] = res.energy
+        if grades:
+            gamma[sel] = grade_rows(res.rows, S)
+        if keep_rows:
+            kept.append(res.rows)
+    rows = np.concatenate(kept) if keep_rows and kept else (np.zeros((0, pot.m)) if keep_rows else None)
+    return ConfigurationResult(species=species, energy=energy, grades=gamma, rows=rows)
