@@ -2,6 +2,12 @@
 
 #include "fix_cluster_sample.h"
 
+#if __has_include("fix_mtp_grade.h")
+#include "fix_mtp_grade.h"
+#include "mtp/active_set.h"
+#define EIPGS_HAVE_MTP_GRADE 1
+#endif
+
 #include "atom.h"
 #include "comm.h"
 #include "compute.h"
@@ -82,7 +88,8 @@ namespace EIPGS {
 FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), fp(nullptr), grade_fix(nullptr), grade_column(false), refbuf(nullptr),
     maxref(0), last_step(-1), nwritten_total(0), nwritten_file(0), nwritten_step(0),
-    ncandidates_step(0), max_total_logged(false), nswaps(0)
+    ncandidates_step(0), max_total_logged(false), nswaps(0), nswaps_step(0),
+    active_cfg_next(-1)
 {
   if (narg < 8)
     error->all(FLERR,
@@ -213,6 +220,9 @@ FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
     Fix *f = modify->get_fix_by_id(ref_id);
     if (!f) error->all(FLERR, "Fix cluster/sample: fix ID '{}' in ref '{}' does not exist", ref_id, ref_text);
     if (strcmp(f->style, "mtp/grade") == 0) grade_column = true;
+#ifdef EIPGS_HAVE_MTP_GRADE
+    if (grade_column) grade_fix = dynamic_cast<FixMTPGrade *>(f);
+#endif
   } else {
     int ivar = input->variable->find(ref_id.c_str());
     if (ivar < 0)
@@ -364,6 +374,25 @@ void FixClusterSample::init()
                "cutoff {}; add `comm_modify cutoff {}` (or larger) before the run",
                radius, neighbor->skin, needed, cutghost, needed);
 
+#ifdef EIPGS_HAVE_MTP_GRADE
+  if (grade_column) {
+    grade_fix = dynamic_cast<FixMTPGrade *>(modify->get_fix_by_id(ref_id));
+    if (!grade_fix)
+      error->all(FLERR, "Fix cluster/sample: fix '{}' is not an eipgs fix mtp/grade", ref_id);
+    // The core is the part of the cluster whose MTP neighbourhoods are complete.
+    if (!core_given) core_radius = grade_fix->mtp_cutoff();
+    if (active_cfg_next < 0) active_cfg_next = grade_fix->active_set().configuration_count();
+    if (comm->me == 0 && radius < grade_fix->mtp_cutoff())
+      error->warning(FLERR,
+                     "Fix cluster/sample: radius {} < MTP cutoff {}: the centre's neighbourhood "
+                     "is not complete in the written clusters",
+                     radius, grade_fix->mtp_cutoff());
+  }
+#else
+  if (update_active)
+    error->all(FLERR, "Fix cluster/sample: update_active needs fix mtp/grade, not built in this plugin");
+#endif
+
   if (!elements.empty() && (int) elements.size() != atom->ntypes)
     error->all(FLERR, "Fix cluster/sample: elements lists {} symbols for {} atom types", elements.size(),
                atom->ntypes);
@@ -401,6 +430,56 @@ void FixClusterSample::end_of_step()
 void FixClusterSample::post_run()
 {
   if (fp) fflush(fp);
+#ifdef EIPGS_HAVE_MTP_GRADE
+  if (!active_out.empty() && grade_fix) {
+    int ok = 1;
+    std::string why;
+    if (comm->me == 0) {
+      try {
+        grade_fix->active_set().write_almtp(active_out);
+      } catch (std::exception &e) {
+        ok = 0;
+        why = e.what();
+      }
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, world);
+    if (!ok)
+      error->all(FLERR, "Fix cluster/sample: write_active {} failed: {}", active_out,
+                 comm->me == 0 ? why : std::string("see rank 0"));
+    if (comm->me == 0)
+      utils::logmesg(lmp, "Fix cluster/sample {}: {} MaxVol swaps so far; active set written to {}\n", id,
+                     nswaps, active_out);
+  }
+#endif
+}
+
+/* ----------------------------------------------------------------------
+   rank 0: the cluster whose centre row entered the active set becomes an
+   active-set configuration (no-loss .cfg, mtp-grade.md §4, §9.4), with the
+   centre's site-energy equation 3n + 10 + 0 (§3.3) as its link
+------------------------------------------------------------------------- */
+
+void FixClusterSample::add_active_configuration(const Centre &c, const std::vector<ClusterAtom> &atoms)
+{
+#ifdef EIPGS_HAVE_MTP_GRADE
+  ActiveSet &active = grade_fix->active_set();
+  const int n = (int) atoms.size();
+  const int eqn = 3 * n + 10;
+  if (c.active_row >= 0 && c.active_row < (int) active.links.size() &&
+      active.links[c.active_row].first == c.active_cfg)
+    active.links[c.active_row].second = eqn;
+  std::string text = fmt::format("BEGIN_CFG\n Size\n    {}\n", n);
+  text += " AtomData:  id type       cartes_x      cartes_y      cartes_z\n";
+  for (int k = 0; k < n; ++k)
+    text += fmt::format("    {} {}  {:.16e} {:.16e} {:.16e}\n", k + 1, atoms[k].type - 1, atoms[k].dx[0],
+                        atoms[k].dx[1], atoms[k].dx[2]);
+  text += fmt::format(" Feature   center_id\t{}\n Feature   selected_eqn_inds\t{}\n Feature   step\t{}\nEND_CFG\n\n",
+                      c.tag, eqn, update->ntimestep);
+  active.configurations += text;
+#else
+  (void) c;
+  (void) atoms;
+#endif
 }
 
 /* ---------------------------------------------------------------------- */
@@ -547,6 +626,7 @@ std::vector<FixClusterSample::Centre> FixClusterSample::select_centres(const std
   const bigint step = update->ntimestep;
   const double exclude2 = exclude * exclude;
   std::vector<Centre> selected;
+  nswaps_step = 0;
   bigint budget = (max_total < 0) ? -1 : max_total - nwritten_total;
 
   for (int k : order) {
@@ -567,6 +647,8 @@ std::vector<FixClusterSample::Centre> FixClusterSample::select_centres(const std
     centre.x[1] = c[5];
     centre.x[2] = c[6];
     centre.skip_write = existing.count({step, centre.tag}) > 0;
+    centre.active_cfg = -1;
+    centre.active_row = -1;
 
     // Exclusion: minimum-image distance to centres already selected this step.
     bool excluded = false;
@@ -579,6 +661,39 @@ std::vector<FixClusterSample::Centre> FixClusterSample::select_centres(const std
       }
     }
     if (excluded) continue;
+
+#ifdef EIPGS_HAVE_MTP_GRADE
+    if (update_active) {
+      // Live deduplication (mtp-grade.md §5-§6): grade the candidate against the active set as
+      // updated by the centres selected so far; select it only if it still extrapolates, then
+      // swap its row in. The owner builds the row; one broadcast gives every rank the same row
+      // and the same decision, so every copy of the active set receives the same swap.
+      ActiveSet &active = grade_fix->active_set();
+      const int m = active.size();
+      std::vector<double> buf(m + 2, 0.0);
+      if (comm->me == centre.owner) {
+        buf[m] = grade_fix->neighbourhood_row(centre.ilocal, buf.data()) ? 1.0 : 0.0;
+        if (buf[m] != 0.0) buf[m + 1] = active.grade(buf.data());
+      }
+      MPI_Bcast(buf.data(), m + 2, MPI_DOUBLE, centre.owner, world);
+      if (buf[m] == 0.0)
+        error->all(FLERR, "Fix cluster/sample: fix mtp/grade '{}' gave no neighbourhood row for atom {} at step {}",
+                   ref_id, centre.tag, step);
+      const double gamma = buf[m + 1];
+      if (!(gamma > threshold)) continue;    // an environment the active set already covers
+      // The row becomes site-energy equation 0 of the cluster (centre first, §3.3, §8), stored
+      // as a new active-set configuration by write_active.
+      centre.active_cfg = active_cfg_next++;
+      try {
+        centre.active_row = active.swap_in(buf.data(), centre.active_cfg, -1);
+      } catch (std::exception &e) {
+        error->all(FLERR, "Fix cluster/sample: MaxVol swap for atom {} failed: {}", centre.tag, e.what());
+      }
+      centre.grade = gamma;
+      ++nswaps_step;
+      ++nswaps;
+    }
+#endif
 
     selected.push_back(centre);
   }
@@ -602,7 +717,7 @@ void FixClusterSample::write_clusters(const std::vector<Centre> &centres)
   std::vector<double> pack;
   for (int s = 0; s < (int) centres.size(); ++s) {
     const Centre &c = centres[s];
-    if (c.owner != comm->me || c.skip_write) continue;
+    if (c.owner != comm->me || (c.skip_write && c.active_cfg < 0)) continue;
     const int i = c.ilocal;
     size_t head = pack.size();
     pack.push_back(s);
@@ -656,7 +771,7 @@ void FixClusterSample::write_clusters(const std::vector<Centre> &centres)
       }
     }
     for (size_t s = 0; s < centres.size(); ++s) {
-      if (centres[s].skip_write) continue;
+      if (centres[s].skip_write && centres[s].active_cfg < 0) continue;
       auto &atoms = clusters[s];
       const tagint ctag = centres[s].tag;
       // Centre first (mtp-grade.md §8), then by distance, id and vector: an order that depends
@@ -670,12 +785,19 @@ void FixClusterSample::write_clusters(const std::vector<Centre> &centres)
           if (a.dx[d] != b.dx[d]) return a.dx[d] < b.dx[d];
         return false;
       });
+      if (centres[s].active_cfg >= 0) add_active_configuration(centres[s], atoms);
+      if (centres[s].skip_write) continue;
       if (format == FORMAT_EXTXYZ) write_extxyz(centres[s], atoms);
       else write_cfg(centres[s], atoms);
       ++nwritten_file;
     }
     fflush(fp);
   }
+
+#ifdef EIPGS_HAVE_MTP_GRADE
+  // Per-atom grades against the updated active set, for fix halt / dumps / the next step.
+  if (nswaps_step > 0) grade_fix->regrade();
+#endif
 
   nwritten_step = nwritten;
   nwritten_total += nwritten;

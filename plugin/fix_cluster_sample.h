@@ -47,6 +47,8 @@ class FixClusterSample : public LAMMPS_NS::Fix {
     LAMMPS_NS::tagint tag;
     int owner, ilocal;    // owning rank and its local index (valid during this step only)
     bool skip_write;      // already present in an appended file
+    int active_cfg;       // update_active: its active-set configuration index, else -1
+    int active_row;       // update_active: the row of A it replaced, else -1
   };
 
   // One atom of a cluster, as gathered on rank 0.
@@ -81,6 +83,8 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   int nwritten_step, ncandidates_step;
   bool max_total_logged;
   LAMMPS_NS::bigint nswaps;
+  int nswaps_step;
+  int active_cfg_next;    // index the next active-set configuration gets (update_active)
 
   // (step, centre id) of clusters already in an appended file: not written again.
   std::set<std::pair<LAMMPS_NS::bigint, LAMMPS_NS::tagint>> existing;
@@ -91,6 +95,7 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   void write_clusters(const std::vector<Centre> &centres);
   void write_extxyz(const Centre &, const std::vector<ClusterAtom> &);
   void write_cfg(const Centre &, const std::vector<ClusterAtom> &);
+  void add_active_configuration(const Centre &, const std::vector<ClusterAtom> &);
   std::string scan_existing_file();    // rank 0; returns an error message or ""
   std::string element_of(int type) const;
 };
