@@ -221,7 +221,7 @@ FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
     if (!f) error->all(FLERR, "Fix cluster/sample: fix ID '{}' in ref '{}' does not exist", ref_id, ref_text);
     if (strcmp(f->style, "mtp/grade") == 0) grade_column = true;
 #ifdef EIPGS_HAVE_MTP_GRADE
-    if (grade_column) grade_fix = dynamic_cast<FixMTPGrade *>(f);
+    if (grade_column) grade_fix = dynamic_cast<FixMtpGrade *>(f);
 #endif
   } else {
     int ivar = input->variable->find(ref_id.c_str());
@@ -376,9 +376,15 @@ void FixClusterSample::init()
 
 #ifdef EIPGS_HAVE_MTP_GRADE
   if (grade_column) {
-    grade_fix = dynamic_cast<FixMTPGrade *>(modify->get_fix_by_id(ref_id));
+    grade_fix = dynamic_cast<FixMtpGrade *>(modify->get_fix_by_id(ref_id));
     if (!grade_fix)
       error->all(FLERR, "Fix cluster/sample: fix '{}' is not an eipgs fix mtp/grade", ref_id);
+    // Grades and neighbourhood rows are current only on the grade fix's evaluation steps.
+    if (sample_every % grade_fix->nevery)
+      error->all(FLERR,
+                 "Fix cluster/sample: N = {} must be a multiple of the N = {} of fix mtp/grade '{}' "
+                 "(grades are evaluated only then)",
+                 sample_every, grade_fix->nevery, ref_id);
     // The core is the part of the cluster whose MTP neighbourhoods are complete.
     if (!core_given) core_radius = grade_fix->mtp_cutoff();
     if (active_cfg_next < 0) active_cfg_next = grade_fix->active_set().configuration_count();
@@ -421,7 +427,9 @@ void FixClusterSample::end_of_step()
   // reference fix's values are current on it (lammps-plugin.md §7).
   if (ref_kind == REF_FIX && timer->is_timeout()) {
     Fix *f = modify->get_fix_by_id(ref_id);
-    if (f && f->peratom_freq > 0 && step % f->peratom_freq == 0) sample();
+    // Its values are fresh only on its own evaluation steps (nevery; peratom_freq for output).
+    if (f && f->peratom_freq > 0 && step % f->peratom_freq == 0 && f->nevery > 0 && step % f->nevery == 0)
+      sample();
   }
 }
 

@@ -19,7 +19,7 @@
 
 namespace EIPGS {
 
-class FixMTPGrade;
+class FixMtpGrade;
 
 class FixClusterSample : public LAMMPS_NS::Fix {
  public:
@@ -72,7 +72,7 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   int format;
 
   FILE *fp;
-  FixMTPGrade *grade_fix;    // non-null when ref is f_ID of fix mtp/grade
+  FixMtpGrade *grade_fix;    // non-null when ref is f_ID of fix mtp/grade
   bool grade_column;         // write the per-atom grade column (ref is mtp/grade)
 
   double *refbuf;    // ref per local (+ghost, after forward comm) atom
