@@ -20,6 +20,7 @@
 #include "modify.h"
 #include "neighbor.h"
 #include "pair.h"
+#include "platform.h"
 #include "timer.h"
 #include "update.h"
 #include "utils.h"
@@ -89,7 +90,7 @@ FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), fp(nullptr), grade_fix(nullptr), grade_column(false), refbuf(nullptr),
     maxref(0), last_step(-1), nwritten_total(0), nwritten_file(0), nwritten_step(0),
     ncandidates_step(0), max_total_logged(false), nswaps(0), nswaps_step(0),
-    active_cfg_next(-1)
+    active_cfg_next(-1), sample_steps(0), time_spent(0.0)
 {
   if (narg < 8)
     error->all(FLERR,
@@ -438,6 +439,11 @@ void FixClusterSample::end_of_step()
 void FixClusterSample::post_run()
 {
   if (fp) fflush(fp);
+  if (comm->me == 0)
+    utils::logmesg(lmp,
+                   "Fix cluster/sample {}: {} clusters written in {} sampling steps ({} in {}), "
+                   "{:.3f} s spent sampling on rank 0\n",
+                   id, nwritten_total, sample_steps, nwritten_file, filename, time_spent);
 #ifdef EIPGS_HAVE_MTP_GRADE
   if (!active_out.empty() && grade_fix) {
     int ok = 1;
@@ -571,6 +577,12 @@ void FixClusterSample::sample()
   const bigint step = update->ntimestep;
   if (step == last_step) return;
   last_step = step;
+  const double t0 = platform::walltime();
+  sample_steps++;
+  struct Timer {
+    double t0, &acc;
+    ~Timer() { acc += platform::walltime() - t0; }
+  } timer_guard{t0, time_spent};
 
   evaluate_ref();
 

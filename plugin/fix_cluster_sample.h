@@ -84,7 +84,9 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   bool max_total_logged;
   LAMMPS_NS::bigint nswaps;
   int nswaps_step;
-  int active_cfg_next;    // index the next active-set configuration gets (update_active)
+  int active_cfg_next;
+  LAMMPS_NS::bigint sample_steps;    // sampling steps so far (summary line)
+  double time_spent;                 // wall time inside sample() on this rank    // index the next active-set configuration gets (update_active)
 
   // (step, centre id) of clusters already in an appended file: not written again.
   std::set<std::pair<LAMMPS_NS::bigint, LAMMPS_NS::tagint>> existing;
