@@ -2,11 +2,8 @@
 
 #include "fix_cluster_sample.h"
 
-#if __has_include("fix_mtp_grade.h")
 #include "fix_mtp_grade.h"
 #include "mtp/active_set.h"
-#define EIPGS_HAVE_MTP_GRADE 1
-#endif
 
 #include "atom.h"
 #include "comm.h"
@@ -221,9 +218,7 @@ FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
     Fix *f = modify->get_fix_by_id(ref_id);
     if (!f) error->all(FLERR, "Fix cluster/sample: fix ID '{}' in ref '{}' does not exist", ref_id, ref_text);
     if (strcmp(f->style, "mtp/grade") == 0) grade_column = true;
-#ifdef EIPGS_HAVE_MTP_GRADE
     if (grade_column) grade_fix = dynamic_cast<FixMtpGrade *>(f);
-#endif
   } else {
     int ivar = input->variable->find(ref_id.c_str());
     if (ivar < 0)
@@ -375,7 +370,6 @@ void FixClusterSample::init()
                "cutoff {}; add `comm_modify cutoff {}` (or larger) before the run",
                radius, neighbor->skin, needed, cutghost, needed);
 
-#ifdef EIPGS_HAVE_MTP_GRADE
   if (grade_column) {
     grade_fix = dynamic_cast<FixMtpGrade *>(modify->get_fix_by_id(ref_id));
     if (!grade_fix)
@@ -395,10 +389,6 @@ void FixClusterSample::init()
                      "is not complete in the written clusters",
                      radius, grade_fix->mtp_cutoff());
   }
-#else
-  if (update_active)
-    error->all(FLERR, "Fix cluster/sample: update_active needs fix mtp/grade, not built in this plugin");
-#endif
 
   if (!elements.empty() && (int) elements.size() != atom->ntypes)
     error->all(FLERR, "Fix cluster/sample: elements lists {} symbols for {} atom types", elements.size(),
@@ -444,7 +434,6 @@ void FixClusterSample::post_run()
                    "Fix cluster/sample {}: {} clusters written in {} sampling steps ({} in {}), "
                    "{:.3f} s spent sampling on rank 0\n",
                    id, nwritten_total, sample_steps, nwritten_file, filename, time_spent);
-#ifdef EIPGS_HAVE_MTP_GRADE
   if (!active_out.empty() && grade_fix) {
     int ok = 1;
     std::string why;
@@ -464,7 +453,6 @@ void FixClusterSample::post_run()
       utils::logmesg(lmp, "Fix cluster/sample {}: {} MaxVol swaps so far; active set written to {}\n", id,
                      nswaps, active_out);
   }
-#endif
 }
 
 /* ----------------------------------------------------------------------
@@ -475,7 +463,6 @@ void FixClusterSample::post_run()
 
 void FixClusterSample::add_active_configuration(const Centre &c, const std::vector<ClusterAtom> &atoms)
 {
-#ifdef EIPGS_HAVE_MTP_GRADE
   ActiveSet &active = grade_fix->active_set();
   const int n = (int) atoms.size();
   const int eqn = 3 * n + 10;
@@ -490,10 +477,6 @@ void FixClusterSample::add_active_configuration(const Centre &c, const std::vect
   text += fmt::format(" Feature   center_id\t{}\n Feature   selected_eqn_inds\t{}\n Feature   step\t{}\nEND_CFG\n\n",
                       c.tag, eqn, update->ntimestep);
   active.configurations += text;
-#else
-  (void) c;
-  (void) atoms;
-#endif
 }
 
 /* ---------------------------------------------------------------------- */
@@ -682,7 +665,6 @@ std::vector<FixClusterSample::Centre> FixClusterSample::select_centres(const std
     }
     if (excluded) continue;
 
-#ifdef EIPGS_HAVE_MTP_GRADE
     if (update_active) {
       // Live deduplication (mtp-grade.md §5-§6): grade the candidate against the active set as
       // updated by the centres selected so far; select it only if it still extrapolates, then
@@ -713,7 +695,6 @@ std::vector<FixClusterSample::Centre> FixClusterSample::select_centres(const std
       ++nswaps_step;
       ++nswaps;
     }
-#endif
 
     selected.push_back(centre);
   }
@@ -814,10 +795,8 @@ void FixClusterSample::write_clusters(const std::vector<Centre> &centres)
     fflush(fp);
   }
 
-#ifdef EIPGS_HAVE_MTP_GRADE
   // Per-atom grades against the updated active set, for fix halt / dumps / the next step.
   if (nswaps_step > 0) grade_fix->regrade();
-#endif
 
   nwritten_step = nwritten;
   nwritten_total += nwritten;

@@ -359,3 +359,181 @@ def test_bad_input_is_a_clear_error(tmp_path, reference, fix, message):
     else:
         msg = _error_of(reference, tmp_path, lines[0], extra=extra)
     assert re.search(message, msg), msg
+
+
+# ------------------------------------------------------------------ with fix mtp/grade
+
+
+def slab_deck(reference: Path, fixes: str, *, steps: int = 20, every: int = 5, temp: float = 1200) -> str:
+    """A W (001) slab with two free surfaces (vacuum in z): many equivalent high-γ surface atoms."""
+    return f"""
+units metal
+atom_modify map array
+lattice bcc {A_W}
+region box block 0 4 0 4 0 8
+region crystal block 0 4 0 4 0 4
+create_box 1 box
+create_atoms 1 region crystal
+mass 1 183.84
+pair_style eam/alloy
+pair_coeff * * {reference / 'W_Zhou04.eam.alloy'} W
+neighbor 1.0 bin
+displace_atoms all random 0.05 0.05 0.05 4711
+velocity all create {temp} 12345 loop geom
+fix nve all nve
+fix g all mtp/grade {every} {reference / 'W-mlip3-basic.almtp'}
+{fixes}
+dump d all custom {every} snap.*.dump id type x y z f_g
+dump_modify d format float %.17g sort id
+thermo {every}
+run {steps}
+"""
+
+
+def test_update_active_dedup_matches_numpy_maxvol_replay(tmp_path, reference):
+    """update_active writes far fewer clusters than there are candidates, and its choices and
+    grades equal a NumPy replay: grade all atoms against the current set (H1's evaluator), walk
+    the candidates by decreasing γ, regrade, select if γ > threshold, swap the row in (MaxVol)."""
+    import ase.io
+
+    from eipgs.io.almtp import read_almtp
+    from eipgs.mtp.evaluator import MTPEvaluator
+    from eipgs.mtp.grading import evaluate_configuration
+    from eipgs.mtp.maxvol import MaxVol
+
+    thr = 2.0
+    dedup = tmp_path / "dedup"
+    plain = tmp_path / "plain"
+    dedup.mkdir()
+    plain.mkdir()
+    run_serial(dedup, slab_deck(reference, f"fix s all cluster/sample 5 f_g {thr} 5.5 c.extxyz exclude 0 max_per_step 1000 update_active yes write_active next.almtp"))
+    run_serial(plain, slab_deck(reference, f"fix s all cluster/sample 5 f_g {thr} 5.5 c.extxyz exclude 0 max_per_step 1000"))
+    written = ase.io.read(dedup / "c.extxyz", ":")
+    every_candidate = ase.io.read(plain / "c.extxyz", ":")
+    assert len(every_candidate) >= 50
+    assert 1 <= len(written) <= len(every_candidate) / 5
+    assert all(f.info["center_grade"] > thr for f in written)
+
+    pot = read_almtp(reference / "W-mlip3-basic.almtp")
+    ev = MTPEvaluator(pot)
+    mv = MaxVol.from_active_set(pot.active_set)
+    replayed = []
+    for step in range(0, 25, 5):
+        _, ids, _, pos, cell = read_dump(dedup / f"snap.{step}.dump")
+        res = evaluate_configuration(ev, pos, cell, [True] * 3, np.zeros(len(ids), dtype=int), keep_rows=True)
+        rows = res.rows
+        gamma0 = mv.grades(rows)
+        order = sorted(np.flatnonzero(gamma0 > thr), key=lambda k: (-gamma0[k], ids[k]))
+        for k in order:
+            g = float(mv.grades(rows[k])[0])
+            if g > thr:
+                assert mv.add(rows[k][None, :], threshold=1.0, swap_limit=1) == 1
+                replayed.append((step, int(ids[k]), g))
+    got = [(int(f.info["step"]), int(f.info["center_id"]), f.info["center_grade"]) for f in written]
+    assert [r[:2] for r in got] == [r[:2] for r in replayed]
+    np.testing.assert_allclose([r[2] for r in got], [r[2] for r in replayed], rtol=1e-7)
+
+    # write_active: the C++ active set after the run equals the replayed one, and the written
+    # clusters became active-set configurations linked to the centre's site-energy equation.
+    nxt = read_almtp(dedup / "next.almtp")
+    np.testing.assert_allclose(nxt.active_set.A, mv.A, rtol=0, atol=1e-12)
+    assert np.max(np.abs(nxt.active_set.A @ nxt.active_set.S.T - np.eye(mv.m))) < 1e-6
+    text = (dedup / "next.almtp").read_bytes()
+    assert text.count(b"BEGIN_CFG") == 52 + len(written)
+    for f in written:
+        assert f"Feature   center_id\t{int(f.info['center_id'])}\n Feature   selected_eqn_inds\t{3 * len(f) + 10}".encode() in text
+
+
+def test_round_trip_center_grade_with_eipgs_grade(tmp_path, reference):
+    """γ of each centre recomputed by `eipgs grade` (independent NumPy MTP) on the written
+    non-periodic cluster (radius 5.5 ≥ MTP cutoff 5) equals center_grade."""
+    import ase.io
+
+    from eipgs.io.cfg import read_cfg
+
+    fixes = (
+        "fix s all cluster/sample 5 f_g 1.5 5.5 c.extxyz max_per_step 6\n"
+        "fix c all cluster/sample 5 f_g 1.5 5.5 c.cfg max_per_step 6"
+    )
+    run_serial(tmp_path, slab_deck(reference, fixes, steps=10))
+    frames = ase.io.read(tmp_path / "c.extxyz", ":")
+    assert len(frames) >= 10
+    for f in frames:
+        assert f.info["core_radius"] == 5.0    # default core = MTP cutoff
+        np.testing.assert_array_equal(f.arrays["core"], np.linalg.norm(f.positions, axis=1) < 5.0)
+        assert f.arrays["grade"][0] == pytest.approx(f.info["center_grade"], abs=1e-9)
+    cli = [str(Path(lmp_executable()).parent / "eipgs"), "grade", str(reference / "W-mlip3-basic.almtp")]
+    subprocess.run([*cli, "c.extxyz", "-o", "xyz_graded.cfg", "--species", "NULL", "0", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*cli, "c.cfg", "-o", "cfg_graded.cfg", "-q"], cwd=tmp_path, check=True)
+    from_xyz = read_cfg(tmp_path / "xyz_graded.cfg")
+    from_cfg = read_cfg(tmp_path / "cfg_graded.cfg")
+    want = np.array([f.info["center_grade"] for f in frames])
+    np.testing.assert_allclose([c.arrays["nbh_grades"][0] for c in from_xyz], want, rtol=2e-5 / 5, atol=1e-5)
+    # the .cfg keeps 6 decimals of the positions: γ agrees to the printed grade precision
+    np.testing.assert_allclose([c.arrays["nbh_grades"][0] for c in from_cfg], want, rtol=1e-4)
+    assert want.max() > 2.0
+
+
+def test_break_step_is_sampled(tmp_path, reference):
+    """fix mtp/grade break stops the run on a step that is not a multiple of cluster/sample's N;
+    the clusters of that step are written before the run ends."""
+    import ase.io
+
+    from eipgs.lmp import create_lammps, run
+
+    # probe: max γ at every grading step, without a break
+    lmp = create_lammps()
+    maxima = {}
+    try:
+        cwd = Path.cwd()
+        import os
+
+        os.chdir(tmp_path)
+        try:
+            text = slab_deck(reference, "", steps=0, temp=1800).replace("run 0", "").replace("\ndump", "\n#dump")
+            run(lmp, text)
+            for step in range(0, 45, 5):
+                run(lmp, "run 0" if step == 0 else "run 5")
+                maxima[step] = lmp.extract_fix("g", 0, 0)
+        finally:
+            os.chdir(cwd)
+    finally:
+        lmp.close()
+    # the first step, off the sampling grid (N = 10), where max γ exceeds every earlier value
+    steps = sorted(maxima)
+    brk = next(s for s in steps if s % 10 and maxima[s] > max(maxima[t] for t in steps if t < s))
+    level = 0.5 * (maxima[brk] + max(maxima[t] for t in steps if t < brk))
+    fixes = f"fix s all cluster/sample 10 f_g {level} 5.5 c.extxyz"
+    text = slab_deck(reference, fixes, steps=40, temp=1800).replace(
+        "mtp/grade 5 " + str(reference / "W-mlip3-basic.almtp"),
+        f"mtp/grade 5 {reference / 'W-mlip3-basic.almtp'} break {level}",
+    )
+    proc = run_serial(tmp_path, text)
+    assert f"exceeds break {level}" in proc.stdout or "exceeds break" in proc.stdout
+    assert re.search(rf"Loop time of [\d.e-]+ on 1 procs for {brk} steps", proc.stdout)
+    frames = ase.io.read(tmp_path / "c.extxyz", ":")
+    assert frames and int(frames[-1].info["step"]) == brk
+    assert max(f.info["center_grade"] for f in frames if f.info["step"] == brk) == pytest.approx(maxima[brk], rel=1e-9)
+
+
+def test_update_active_one_and_two_ranks_identical(tmp_path, reference):
+    """The live active-set update is decided identically on every rank: 1 and 2 MPI ranks write
+    the same clusters and the same updated .almtp, byte for byte."""
+    setup = slab_deck(reference, "", steps=0).split("velocity")[0] + "write_data start.data\n"
+    run_serial(tmp_path, setup.replace("fix g all", "#fix g all"))
+    fixes = "fix s all cluster/sample 5 f_g 2.0 5.5 c.extxyz exclude 2.0 update_active yes write_active next.almtp"
+    text = slab_deck(reference, fixes, steps=20)
+    text = re.sub(r"lattice.*?create_atoms 1 region crystal", f"read_data {tmp_path / 'start.data'}", text, flags=re.S)
+    text = text.replace("displace_atoms", "#displace_atoms")
+    # split the slab itself between the ranks (not the vacuum): centres live on both
+    text = text.replace("read_data", "processors * * 1\nread_data")
+    out = {}
+    for n in (1, 2):
+        d = tmp_path / f"np{n}"
+        d.mkdir()
+        (d / "in.lmp").write_text(text)
+        proc = run_mpi(n, [lmp_executable(), "-in", "in.lmp"], cwd=d)
+        assert f"with {n} MPI tasks" in proc.stdout
+        out[n] = ((d / "c.extxyz").read_bytes(), (d / "next.almtp").read_bytes())
+    assert out[1][0].count(b"center_id=") >= 2
+    assert out[1] == out[2]
