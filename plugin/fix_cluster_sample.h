@@ -66,7 +66,7 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   bool core_given;
   int max_per_step;
   LAMMPS_NS::bigint max_total;    // -1 = unlimited
-  bool append, update_active;
+  bool append, update_active, regrade;
   std::string filename, active_out;
   std::vector<std::string> elements;    // per type; empty = guess from masses
   int format;
@@ -86,7 +86,8 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   int nswaps_step;
   int active_cfg_next;
   LAMMPS_NS::bigint sample_steps;    // sampling steps so far (summary line)
-  double time_spent;                 // wall time inside sample() on this rank    // index the next active-set configuration gets (update_active)
+  double time_spent;                 // wall time inside sample() on this rank
+  double time_regrade;               // part of it in the grade fix's regrade()    // index the next active-set configuration gets (update_active)
 
   // (step, centre id) of clusters already in an appended file: not written again.
   std::set<std::pair<LAMMPS_NS::bigint, LAMMPS_NS::tagint>> existing;

@@ -326,6 +326,11 @@ def _error_of(reference: Path, tmp: Path, fix: str, *, extra: str = "", run_step
         ("fix s all cluster/sample 5 x 1.0 5.0 {d}/a.extxyz", "ref 'x' must be a per-atom c_ID"),
         ("fix s all cluster/sample 5 v_r 2.0 5.0 {d}/a.extxyz update_active yes", "update_active yes needs ref = f_ID of a fix mtp/grade"),
         ("fix s all cluster/sample 5 v_r 2.0 5.0 {d}/a.extxyz write_active b.almtp", "write_active needs update_active yes"),
+        ("fix s all cluster/sample 5 v_r 2.0 5.0 {d}/a.extxyz regrade no", "regrade applies only with update_active yes"),
+        ("fix g all mtp/grade 5 {a}\nfix s all cluster/sample 5 f_g 1.0 5.5 {d}/a.extxyz update_active yes", "update_active needs threshold > 1"),
+        ("fix g all mtp/grade 10 {a}\nfix s all cluster/sample 5 f_g 2.0 5.5 {d}/a.extxyz", "N = 5 must be a multiple of the N = 10 of fix mtp/grade 'g'"),
+        ("fix x all store/state 5 x\nfix s all cluster/sample 5 f_x 2.0 5.5 {d}/a.extxyz update_active yes", "update_active yes needs ref = f_ID of a fix mtp/grade; fix 'x' is style 'store/state'"),
+        ("fix g all mtp/grade 5 {a}\nfix s all cluster/sample 5 f_g 2.0 5.5 {d}/a.extxyz update_active yes write_active b.txt", "write_active file 'b.txt' must end in .almtp"),
         ("fix s all cluster/sample 5 v_r 1.0 5.0 /nonexistent/dir/a.extxyz", "cannot open file '/nonexistent/dir/a.extxyz' for writing"),
         ("fix s all cluster/sample 5 v_r 1.0 5.0 {d}/a.txt", "must end in .extxyz, .xyz"),
         ("fix s all cluster/sample 0 v_r 1.0 5.0 {d}/a.extxyz", "N = 0 must be > 0"),
@@ -343,7 +348,7 @@ def _error_of(reference: Path, tmp: Path, fix: str, *, extra: str = "", run_step
 )
 def test_bad_input_is_a_clear_error(tmp_path, reference, fix, message):
     extra = "compute t all temp\ncompute c all property/atom x y z\nvariable e equal 1.0"
-    lines = fix.format(d=tmp_path).split("\n")
+    lines = fix.format(d=tmp_path, a=reference / "W-mlip3-basic.almtp").split("\n")
     if len(lines) > 1:
         from eipgs.lmp import LammpsError, create_lammps, run
 
@@ -462,6 +467,10 @@ def test_round_trip_center_grade_with_eipgs_grade(tmp_path, reference):
         assert f.info["core_radius"] == 5.0    # default core = MTP cutoff
         np.testing.assert_array_equal(f.arrays["core"], np.linalg.norm(f.positions, axis=1) < 5.0)
         assert f.arrays["grade"][0] == pytest.approx(f.info["center_grade"], abs=1e-9)
+        # per-atom grades of every cluster atom (owned or ghost) = f_g of that atom in the dump
+        lines = (tmp_path / f"snap.{int(f.info['step'])}.dump").read_text().splitlines()[9:]
+        f_g = {int(ln.split()[0]): float(ln.split()[5]) for ln in lines}
+        np.testing.assert_allclose(f.arrays["grade"], [f_g[i] for i in f.arrays["id"]], rtol=0, atol=1e-9)
     cli = [str(Path(lmp_executable()).parent / "eipgs"), "grade", str(reference / "W-mlip3-basic.almtp")]
     subprocess.run([*cli, "c.extxyz", "-o", "xyz_graded.cfg", "--species", "NULL", "0", "-q"], cwd=tmp_path, check=True)
     subprocess.run([*cli, "c.cfg", "-o", "cfg_graded.cfg", "-q"], cwd=tmp_path, check=True)
@@ -537,3 +546,23 @@ def test_update_active_one_and_two_ranks_identical(tmp_path, reference):
         out[n] = ((d / "c.extxyz").read_bytes(), (d / "next.almtp").read_bytes())
     assert out[1][0].count(b"center_id=") >= 2
     assert out[1] == out[2]
+
+
+def test_example_deck_sample_W(tmp_path, reference):
+    import ase.io
+
+    deck_path = Path(__file__).resolve().parents[1] / "lammps_inputs" / "sample_W.in"
+    args = [
+        lmp_executable(), "-in", str(deck_path),
+        "-var", "potential", str(reference / "W_Zhou04.eam.alloy"),
+        "-var", "almtp", str(reference / "W-mlip3-basic.almtp"),
+        "-var", "ncell", "4", "-var", "steps", "100", "-var", "every", "50",
+    ]
+    proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    frames = ase.io.read(tmp_path / "clusters.extxyz", ":")
+    assert frames and all(f.info["center_grade"] > 2.0 for f in frames)
+    assert set(frames[0].get_chemical_symbols()) == {"W"}
+    assert (tmp_path / "W-next.almtp").stat().st_size > (reference / "W-mlip3-basic.almtp").stat().st_size
+    m = re.search(r"Fix cluster/sample sample: (\d+) clusters written", proc.stdout)
+    assert m and int(m.group(1)) == len(frames)
