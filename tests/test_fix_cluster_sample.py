@@ -448,6 +448,14 @@ def test_update_active_dedup_matches_numpy_maxvol_replay(tmp_path, reference):
     for f in written:
         assert f"Feature   center_id\t{int(f.info['center_id'])}\n Feature   selected_eqn_inds\t{3 * len(f) + 10}".encode() in text
 
+    # fix mtp/grade of a later run continues from it: the environments sampled at step 0 are covered
+    assert {int(f.info["step"]) for f in written} == {0}
+    cont = tmp_path / "continue"
+    cont.mkdir()
+    text = slab_deck(reference, "", steps=0).replace(str(reference / "W-mlip3-basic.almtp"), str(dedup / "next.almtp"))
+    proc = run_serial(cont, text + "print 'MAXGRADE $(f_g:%.6f)'\n")
+    assert 1.0 < float(re.search(r"MAXGRADE ([\d.]+)", proc.stdout).group(1)) < thr
+
 
 def test_round_trip_center_grade_with_eipgs_grade(tmp_path, reference):
     """γ of each centre recomputed by `eipgs grade` (independent NumPy MTP) on the written
