@@ -138,16 +138,19 @@ def _id_ranges(ids: np.ndarray) -> str:
 
 
 def _types_of(atoms: Atoms, fmt: str, elements: Sequence[str] | None, pot, index: int) -> np.ndarray:
-    if "type" in atoms.arrays:
+    """cfg / LAMMPS types as read; for extended XYZ, ``elements`` (symbol order) wins over a ``type`` array."""
+    if "type" in atoms.arrays and (fmt != "extxyz" or elements is None):
         return np.asarray(atoms.arrays["type"], dtype=np.int64)
     symbols = atoms.get_chemical_symbols()
+    # LAMMPS types are 1-based (a dump with an `element` column but no `type` column lands here).
+    first = 1 if fmt.startswith("lammps") else 0
     if elements is not None:
         missing = sorted(set(symbols) - set(elements))
         if missing:
             raise ValueError(f"configuration {index}: elements {missing} are not in --elements {list(elements)}")
-        return np.array([list(elements).index(s) for s in symbols], dtype=np.int64)
+        return np.array([list(elements).index(s) + first for s in symbols], dtype=np.int64)
     if len(set(symbols)) <= 1 and pot.C == 1:
-        return np.full(len(atoms), pot.species_labels[0], dtype=np.int64)
+        return np.full(len(atoms), first if first else pot.species_labels[0], dtype=np.int64)
     raise ValueError(
         f"configuration {index}: cannot map chemical symbols {sorted(set(symbols))} to MTP species; pass "
         "elements=[...] / --elements in the order of the cfg types of the potential"
@@ -176,7 +179,7 @@ def grade(
     from eipgs.mtp.evaluator import MTPEvaluator
     from eipgs.mtp.grading import evaluate_configuration, species_for_types
 
-    pot = read_almtp(potential_path)
+    pot = read_almtp(potential_path, configurations=False)
     pot.require_active_set("nbh")
     input_path = Path(input_path)
     if not input_path.is_file():
@@ -187,7 +190,9 @@ def grade(
     structures = read_structures(input_path, fmt, elements if fmt.startswith("lammps") or fmt == "cfg" else None)
     evaluator = MTPEvaluator(pot)
     out: list[Atoms] = []
-    for k, atoms in enumerate(tqdm(structures, desc="grading", unit="cfg", disable=not progress or len(structures) < 2)):
+    bar = tqdm(total=sum(len(a) for a in structures), desc="grading", unit="atom", unit_scale=True, disable=not progress)
+    for k, atoms in enumerate(structures):
+        bar.set_postfix_str(f"configuration {k + 1}/{len(structures)}", refresh=False)
         types = _types_of(atoms, fmt, elements, pot, k)
         ntypes = atoms.info.get("lammps_ntypes")
         table = type_to_species_table(pot, fmt, int(types.max(initial=0)), species, ntypes)
@@ -198,7 +203,8 @@ def grade(
                 f"{input_path}: configuration {k}: cfg type(s) {bad} are not among the species labels "
                 f"{pot.species_labels} of {potential_path} (too few species in the MTP); map them with --species"
             )
-        res = evaluate_configuration(evaluator, atoms.positions, atoms.cell[:], atoms.pbc, spec)
+        res = evaluate_configuration(evaluator, atoms.positions, atoms.cell[:], atoms.pbc, spec, progress=bar.update)
+        bar.update(int(np.sum(spec < 0)))  # excluded atoms count as done
         grades = res.grades
         ghost = atoms.arrays.get("ghost")
         if ghost is not None:
@@ -221,6 +227,7 @@ def grade(
             features["lammps_timestep"] = str(atoms.info["timestep"])
         graded.info["features"] = features
         out.append(graded)
+    bar.close()
     if output_path is not None:
         from eipgs.io.cfg import write_cfg
 

@@ -51,6 +51,8 @@ class ActiveSetData:
     S: np.ndarray  # (m, m), (A^-1)^T as stored
     links: np.ndarray  # (m, 2) int: (cfg_index, eqn_index); -1 -1 = unfilled row
     configurations: list[Atoms] = field(default_factory=list)
+    # Raw text of the configurations when read with configurations=False (kept for write_almtp).
+    configurations_text: Optional[str] = None
 
     @property
     def m(self) -> int:
@@ -400,7 +402,7 @@ def _parse_mtp_text(text: str, source: str, require_trained: bool) -> MTPPotenti
     )
 
 
-def _parse_selection(data: bytes, pos: int, m: int, source: str) -> ActiveSetData:
+def _parse_selection(data: bytes, pos: int, m: int, source: str, parse_configurations: bool = True) -> ActiveSetData:
     """Parse from the first '#' (at ``pos``) to the end of the file (mtp-grade.md §4)."""
     nl = data.find(b"\n", pos)
     tag = data[pos + 1 : nl if nl >= 0 else len(data)].strip()
@@ -464,15 +466,23 @@ def _parse_selection(data: bytes, pos: int, m: int, source: str) -> ActiveSetDat
         text = cfg_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise _err(source, "the active-set configurations are not text") from None
-    try:
-        configurations = parse_cfg_text(text, source=f"{source} (active-set configurations)")
-    except CfgFormatError as exc:
-        raise _err(source, f"bad active-set configuration: {exc}") from None
-    bad = (links[:, 0] >= len(configurations)) | (links[:, 0] < -1) | ((links[:, 0] == -1) != (links[:, 1] == -1))
+    raw_text = None
+    if parse_configurations:
+        try:
+            configurations = parse_cfg_text(text, source=f"{source} (active-set configurations)")
+        except CfgFormatError as exc:
+            raise _err(source, f"bad active-set configuration: {exc}") from None
+        n_cfg = len(configurations)
+    else:
+        configurations, raw_text = [], text
+        n_cfg = sum(1 for line in text.split("\n") if line.strip() == "BEGIN_CFG")
+    bad = (links[:, 0] >= n_cfg) | (links[:, 0] < -1) | ((links[:, 0] == -1) != (links[:, 1] == -1))
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        raise _err(source, f"link line {r + 1} ({links[r, 0]} {links[r, 1]}) refers to no stored configuration (there are {len(configurations)})")
-    aset = ActiveSetData(A=mats[0], S=mats[1], links=links, configurations=configurations, **weights)
+        raise _err(source, f"link line {r + 1} ({links[r, 0]} {links[r, 1]}) refers to no stored configuration (there are {n_cfg})")
+    aset = ActiveSetData(
+        A=mats[0], S=mats[1], links=links, configurations=configurations, configurations_text=raw_text, **weights
+    )
     err = aset.inverse_error()
     # MLIP-3's own files reach a few 1e-6 (CuNi-mtp10: 3.1e-6); far above that S is not A's inverse.
     if err > 1e-3:
@@ -480,8 +490,12 @@ def _parse_selection(data: bytes, pos: int, m: int, source: str) -> ActiveSetDat
     return aset
 
 
-def read_almtp(path: str | os.PathLike, *, require_trained: bool = True) -> MTPPotential:
-    """Read an ``.almtp`` (or plain ``.mtp``) file; ``potential.active_set`` is None for a plain MTP."""
+def read_almtp(path: str | os.PathLike, *, require_trained: bool = True, configurations: bool = True) -> MTPPotential:
+    """Read an ``.almtp`` (or plain ``.mtp``) file; ``potential.active_set`` is None for a plain MTP.
+
+    ``configurations=False`` skips parsing the stored active-set configurations (grading does not
+    need them); their text is kept in ``active_set.configurations_text`` so the file can be rewritten.
+    """
     path = Path(path)
     source = str(path)
     if not path.is_file():
@@ -495,7 +509,7 @@ def read_almtp(path: str | os.PathLike, *, require_trained: bool = True) -> MTPP
         raise _err(source, "the MTP text part is not text (corrupt file?)") from None
     pot = _parse_mtp_text(text.rstrip("\n"), source, require_trained)
     if hash_pos >= 0:
-        pot.active_set = _parse_selection(data, hash_pos, pot.m, source)
+        pot.active_set = _parse_selection(data, hash_pos, pot.m, source, configurations)
     return pot
 
 
@@ -563,5 +577,8 @@ def write_almtp(path: str | os.PathLike, pot: MTPPotential, active_set: ActiveSe
         chunks.append(b"\n#\n")
         chunks.append("".join(f"{int(c)} {int(e)}\n" for c, e in aset.links).encode())
         chunks.append(b"#\n")
-        chunks.append("".join(format_cfg(a, no_loss=True, index=k) for k, a in enumerate(aset.configurations)).encode())
+        if aset.configurations_text is not None and not aset.configurations:
+            chunks.append(aset.configurations_text.encode())
+        else:
+            chunks.append("".join(format_cfg(a, no_loss=True, index=k) for k, a in enumerate(aset.configurations)).encode())
     Path(path).write_bytes(b"".join(chunks))

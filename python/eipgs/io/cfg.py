@@ -408,19 +408,20 @@ def format_cfg(atoms: Atoms, *, elements: Sequence[str] | None = None, no_loss: 
         header += "       nbh_grades"
     w(header + "\n")
     if n:
-        table = np.hstack([np.asarray(c, dtype=object) for c in cols])
-        ghost_txt = None
+        # One float table and one format string per line ('%d' formats integral floats exactly).
         if ghost is not None:
-            ghost_txt = np.where(np.asarray(ghost, dtype=bool), "     true ", "     false")
-        grade_fmt = "  " + num("%15.5f")
-        for r in range(n):
-            row = table[r]
-            line = fmt % (int(row[0]), int(row[1]), *(float(v) for v in row[2:]))
-            if ghost_txt is not None:
-                line += ghost_txt[r]
+            fmt += "%s"
+        if grades_col is not None:
+            fmt += "  " + num("%15.5f")
+        table = np.hstack([np.asarray(c, dtype=float).reshape(n, -1) for c in cols]).tolist()
+        if ghost is not None or grades_col is not None:
+            extra = []
+            if ghost is not None:
+                extra.append(np.where(np.asarray(ghost, dtype=bool), "     true ", "     false").tolist())
             if grades_col is not None:
-                line += grade_fmt % grades_col[r]
-            w(line + "\n")
+                extra.append(grades_col.tolist())
+            table = [row + list(more) for row, more in zip(table, zip(*extra))]
+        w("\n".join(fmt % tuple(row) for row in table) + "\n")
 
     energy = _calc_result(atoms, "energy")
     if energy is None and "energy" in atoms.info:

@@ -123,7 +123,9 @@ def read_lammps_data(path: str | os.PathLike, elements: Sequence[str] | None = N
         else:
             body = lines[start : start + count]
             k = start + count
-            if len(body) < count:
+            filled = next((q for q, line in enumerate(body) if not line.strip()), len(body))
+            if filled < count:
+                body = body[:filled]
                 raise LammpsFormatError(f"{src}: section {name} has {len(body)} lines, expected {count} (truncated file?)")
         if name == "Masses":
             for line in body:

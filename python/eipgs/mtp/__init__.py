@@ -2,7 +2,7 @@
 Python reference for the C++ core in plugin/mtp (mtp-grade.md)."""
 
 from eipgs.mtp.evaluator import MTPEvaluator, SiteResult, radial_basis
-from eipgs.mtp.grading import ConfigurationResult, evaluate_configuration, grade_rows, species_for_types
+from eipgs.mtp.grading import ConfigurationResult, evaluate_configuration, grade_atoms, grade_rows, species_for_types
 from eipgs.mtp.maxvol import MaxVol
 from eipgs.mtp.neighbours import neighbour_pairs
 
@@ -12,6 +12,7 @@ __all__ = [
     "radial_basis",
     "ConfigurationResult",
     "evaluate_configuration",
+    "grade_atoms",
     "grade_rows",
     "species_for_types",
     "MaxVol",

@@ -66,6 +66,16 @@ def _levels(times: np.ndarray, n_basic: int, n_mom: int) -> list[np.ndarray] | N
     return [np.flatnonzero(entry_level == lev) for lev in range(1, int(entry_level.max(initial=0)) + 1)]
 
 
+def _parent_monomial(t: tuple[int, int, int]) -> tuple[tuple[int, int, int] | None, int]:
+    """(a, b, c) = parent · (x̂, ŷ or ẑ): the parent exponents and the component index (−1 for 1)."""
+    for axis in range(3):
+        if t[axis] > 0:
+            p = list(t)
+            p[axis] -= 1
+            return tuple(p), axis
+    return None, -1
+
+
 class MTPEvaluator:
     """Evaluate an :class:`MTPPotential` on neighbourhoods given as pair lists."""
 
@@ -74,14 +84,30 @@ class MTPEvaluator:
         self.pot = pot
         basic = pot.alpha_index_basic
         self.mu = basic[:, 0].copy()
-        self.pa, self.pb, self.pc = basic[:, 1].copy(), basic[:, 2].copy(), basic[:, 3].copy()
-        self.max_pow = int(basic[:, 1:].max(initial=0))
         self.n_basic = pot.n_basic
         self.n_mom = pot.alpha_moments_count
         self.mapping = pot.alpha_moment_mapping
-        # Σ_{k: μ_k = μ}: maps per-moment adjoints onto radial functions.
-        self.mu_onehot = np.zeros((self.n_basic, pot.K))
-        self.mu_onehot[np.arange(self.n_basic), self.mu] = 1.0
+        # Distinct angular parts (a, b, c), closed under "remove one factor" so that every monomial is
+        # its parent times one unit-vector component; basic moment k is entry (μ_k, angular index)
+        # of the (K × n_ang) table of moment sums. MLIP-3 templates have no repeated (μ, a, b, c).
+        closure = set()
+        for t in map(tuple, basic[:, 1:].tolist()):
+            while t is not None and t not in closure:
+                closure.add(t)
+                t = _parent_monomial(t)[0]
+        self.ang = np.array(sorted(closure, key=lambda t: (sum(t), t)), dtype=np.int64).reshape(-1, 3)
+        self.n_ang = len(self.ang)
+        lookup = {tuple(t): k for k, t in enumerate(self.ang.tolist())}
+        self.ang_recursion = []
+        for t in self.ang.tolist():
+            parent, axis = _parent_monomial(tuple(t))
+            self.ang_recursion.append((lookup[parent] if parent is not None else -1, axis))
+        ang_index = np.array([lookup[tuple(t)] for t in basic[:, 1:].tolist()], dtype=np.int64)
+        self.basic_slot = self.mu * self.n_ang + ang_index
+        if len(np.unique(self.basic_slot)) != self.n_basic:
+            raise ValueError(f"{pot.source}: alpha_index_basic repeats a (mu, a, b, c) quadruple")
+        # coeff_by_centre[tc] maps (to, β) → μ: c[tc, to, μ, β] as a (C·R × K) matrix.
+        self.coeff_by_centre = pot.radial_coeffs.transpose(0, 1, 3, 2).reshape(pot.C, pot.C * pot.R, pot.K).copy()
         # ∂V/∂M seed: g[map[α]] += w_α, accumulated in case a moment repeats (§2 step 2).
         self.seed = np.zeros(self.n_mom)
         np.add.at(self.seed, self.mapping, pot.moment_coeffs)
@@ -120,21 +146,42 @@ class MTPEvaluator:
         C, K, R = pot.C, pot.K, pot.R
         N = int(n_centres)
         centre_species = np.asarray(centre_species, dtype=np.int64)
+        pair_centre = np.asarray(pair_centre, dtype=np.int64)
         npair = len(pair_centre)
+        # Pad each centre's neighbours to n_max slots so every per-atom sum is a small batched GEMM.
+        # Pairs must be grouped by centre (neighbour_pairs sorts them).
+        if npair and np.any(np.diff(pair_centre) < 0):
+            order = np.argsort(pair_centre, kind="stable")
+            pair_centre, pair_species, D = pair_centre[order], np.asarray(pair_species)[order], D[order]
+        counts = np.bincount(pair_centre, minlength=N)
+        n_max = int(counts.max(initial=0))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.arange(npair) - starts[pair_centre]
+
         r = np.sqrt(np.einsum("ij,ij->i", D, D))
         Q = radial_basis(r, pot)  # (P, R)
-        # Angular factors x^a y^b z^c / r^(a+b+c) = x̂^a ŷ^b ẑ^c (§1.3).
-        unit = D / r[:, None] if npair else np.zeros((0, 3))
-        powers = unit[:, :, None] ** np.arange(self.max_pow + 1)  # (P, 3, max_pow+1)
-        U = powers[:, 0, self.pa] * powers[:, 1, self.pb] * powers[:, 2, self.pc]  # (P, N_basic)
-        # F[p, μ] = Σ_β c[tc, to, μ, β] Q[p, β]
-        pair_tc = centre_species[pair_centre]
-        coeff = pot.radial_coeffs.reshape(C * C, K, R)
-        F = np.einsum("pb,pmb->pm", Q, coeff[pair_tc * C + pair_species]) if npair else np.zeros((0, K))
-        # Segment sums over pairs of each centre as a sparse (N × P) product.
-        to_centre = sp.csr_matrix((np.ones(npair), (pair_centre, np.arange(npair))), shape=(N, npair))
+        # Q placed in the block of the neighbour's species: (N, n_max, C·R).
+        Qs = np.zeros((N, n_max, C, R))
+        Qs[pair_centre, slot, pair_species] = Q
+        Qs = Qs.reshape(N, n_max, C * R)
+        # Angular factors x^a y^b z^c / r^(a+b+c) = x̂^a ŷ^b ẑ^c for each distinct (a, b, c) (§1.3).
+        # Each monomial is its parent monomial times one unit-vector component (one pass per column).
+        unit_t = (D / r[:, None]).T if npair else np.zeros((3, 0))
+        mono = np.empty((self.n_ang, npair))
+        for k, (parent, axis) in enumerate(self.ang_recursion):
+            if parent < 0:
+                mono[k] = 1.0
+            else:
+                np.multiply(mono[parent], unit_t[axis], out=mono[k])
+        Ua = np.zeros((N * n_max, self.n_ang))
+        Ua[pair_centre * n_max + slot] = mono.T
+        Ua = Ua.reshape(N, n_max, self.n_ang)
+        # F[i, j, μ] = Σ_{to, β} c[tc_i, to, μ, β] Q_s[i, j, (to, β)]
+        F = Qs @ self.coeff_by_centre[centre_species]  # (N, n_max, K)
+        # All (μ, angular) moment sums at once; the basic moments are a subset of them.
+        Mfull = (F.transpose(0, 2, 1) @ Ua).reshape(N, K * self.n_ang)
         MT = np.zeros((self.n_mom, N))
-        MT[: self.n_basic] = (to_centre @ (F[:, self.mu] * U)).T
+        MT[: self.n_basic] = Mfull[:, self.basic_slot].T
         self._forward(MT)
         basis = MT[self.mapping].T  # (N, N_lin)
         energy = pot.species_coeffs[centre_species] + basis @ pot.moment_coeffs
@@ -143,18 +190,16 @@ class MTPEvaluator:
 
         g = np.repeat(self.seed[:, None], N, axis=1)
         self._backward(MT, g)
-        # ∂V/∂c[tc, to, μ, β] = Σ_{k: μ_k=μ} g[k] Σ_{j: t_j=to} Q_β U_k  (§2 step 4)
-        H = (g[: self.n_basic].T[pair_centre] * U) @ self.mu_onehot  # (P, K)
-        HQ = (H[:, :, None] * Q[:, None, :]).reshape(npair, K * R)
-        to_slot = sp.csr_matrix(
-            (np.ones(npair), (pair_centre * C + pair_species, np.arange(npair))), shape=(N * C, npair)
-        )
-        radial = (to_slot @ HQ).reshape(N, C, K * R)
+        # ∂V/∂c[tc, to, μ, β] = Σ_{k: μ_k=μ} g[k] Σ_{j: t_j=to} Q_β(r_j) U_k(j)  (§2 step 4)
+        gM = np.zeros((N, K * self.n_ang))
+        gM[:, self.basic_slot] = g[: self.n_basic].T
+        H = Ua @ gM.reshape(N, K, self.n_ang).transpose(0, 2, 1)  # (N, n_max, K)
+        radial = (H.transpose(0, 2, 1) @ Qs).reshape(N, K, C, R).transpose(0, 2, 1, 3)  # (N, C_to, K, R)
         m = pot.m
         nr = pot.n_radial_params
         b = np.zeros((N, m))
         # Radial entries with first species ≠ tc are exactly zero (§2 step 5).
-        rad_view = b[:, :nr].reshape(N, C, C, K * R)
+        rad_view = b[:, :nr].reshape(N, C, C, K, R)
         rad_view[np.arange(N), centre_species] = radial
         b[np.arange(N), nr + centre_species] = 1.0
         b[:, nr + C :] = basis

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from eipgs.io.almtp import AlmtpFormatError, MTPPotential
+from eipgs.io.almtp import MTPPotential
 from eipgs.mtp.evaluator import MTPEvaluator
 from eipgs.mtp.neighbours import neighbour_pairs
 
-__all__ = ["ConfigurationResult", "evaluate_configuration", "grade_rows", "species_for_types"]
+__all__ = ["ConfigurationResult", "evaluate_configuration", "grade_atoms", "grade_rows", "species_for_types"]
 
 
 @dataclass
@@ -48,23 +49,20 @@ def evaluate_configuration(
     grades: bool = True,
     keep_rows: bool = False,
     chunk: int = 2048,
+    progress: Callable[[int], object] | None = None,
 ) -> ConfigurationResult:
     """Site energies and (optionally) grades of every atom with species ≥ 0.
 
     Atoms with species −1 are neither graded nor neighbours. Work is done in chunks of centres so
-    that memory stays bounded on large configurations.
+    that memory stays bounded on large configurations; ``progress(n)`` is called after each chunk
+    with the number of centres it held (e.g. ``tqdm.update``).
     """
     pot = evaluator.pot
     species = np.asarray(species, dtype=np.int64)
     n = len(species)
     if len(species) and species.max() >= pot.C:
         raise ValueError(f"species index {int(species.max())} >= species_count {pot.C} of {pot.source}")
-    S = None
-    if grades:
-        try:
-            S = pot.require_active_set("nbh").S
-        except AlmtpFormatError:
-            raise
+    S = pot.require_active_set("nbh").S if grades else None
     include = species >= 0
     i, j, D = neighbour_pairs(positions, cell, pbc, pot.max_dist, include)
     energy = np.zeros(n)
@@ -86,5 +84,31 @@ def evaluate_configuration(
             gamma[sel] = grade_rows(res.rows, S)
         if keep_rows:
             kept.append(res.rows)
+        if progress is not None:
+            progress(len(sel))
     rows = np.concatenate(kept) if keep_rows and kept else (np.zeros((0, pot.m)) if keep_rows else None)
     return ConfigurationResult(species=species, energy=energy, grades=gamma, rows=rows)
+
+
+def grade_atoms(
+    pot: MTPPotential,
+    atoms,
+    type_to_species=None,
+    *,
+    evaluator: MTPEvaluator | None = None,
+    keep_rows: bool = False,
+) -> ConfigurationResult:
+    """Grades and site energies of an ASE ``Atoms`` with ``arrays["type"]``.
+
+    ``type_to_species[t]`` is the MTP species of type t (−1 = excluded), e.g. ``[-1, 0, 1]`` for LAMMPS
+    types 1, 2 → species 0, 1. Default: cfg convention, type t → position of t among the species labels.
+    """
+    if "type" not in atoms.arrays:
+        raise ValueError("atoms need arrays['type'] (cfg or LAMMPS types) to be mapped to MTP species")
+    types = np.asarray(atoms.arrays["type"], dtype=np.int64)
+    if type_to_species is None:
+        species = np.array([pot.species_of_label(t) for t in types], dtype=np.int64)
+    else:
+        species = species_for_types(types, type_to_species)
+    ev = evaluator or MTPEvaluator(pot)
+    return evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, keep_rows=keep_rows)
