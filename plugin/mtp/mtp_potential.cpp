@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -337,20 +338,45 @@ MtpEvaluator::MtpEvaluator(const MtpPotential &potential) : pot_(potential)
   rcut_ = pot_.max_dist;
   rmin_ = pot_.min_dist;
   scale_ = pot_.scaling;
-  maxpow_ = 0;
+  // Distinct angular factors x^a y^b z^c / r^(a+b+c), closed under "one exponent less", so each
+  // is one product of an earlier one and a unit-vector component (fewer products than moments).
+  std::map<std::array<int, 3>, int> ang_index;
+  std::function<int(int, int, int)> add_ang = [&](int a, int b, int c) -> int {
+    auto it = ang_index.find({a, b, c});
+    if (it != ang_index.end()) return it->second;
+    int parent = -1, axis = -1;
+    if (a > 0) parent = add_ang(a - 1, b, c), axis = 0;
+    else if (b > 0)
+      parent = add_ang(a, b - 1, c), axis = 1;
+    else if (c > 0)
+      parent = add_ang(a, b, c - 1), axis = 2;
+    const int idx = (int) ang_parent_.size();
+    ang_parent_.push_back(parent);
+    ang_axis_.push_back(axis);
+    ang_index[{a, b, c}] = idx;
+    return idx;
+  };
+  add_ang(0, 0, 0);
   for (const auto &q : pot_.alpha_index_basic) {
     mu_.push_back(q[0]);
-    pa_.push_back(q[1]);
-    pb_.push_back(q[2]);
-    pc_.push_back(q[3]);
-    maxpow_ = std::max({maxpow_, q[1], q[2], q[3]});
+    ang_.push_back(add_ang(q[1], q[2], q[3]));
   }
+  nang_ = (int) ang_parent_.size();
   for (const auto &t : pot_.alpha_index_times) {
     t0_.push_back(t[0]);
     t1_.push_back(t[1]);
     tmult_.push_back((double) t[2]);
     t3_.push_back(t[3]);
   }
+  // Runs of consecutive alpha_index_times entries with the same target and no entry reading that
+  // target: their sum is kept in a register (same order, same rounding as the file-order loop),
+  // which removes the store-to-load chain through M[i3].
+  const int nt = (int) t0_.size();
+  for (int t = 0; t < nt; t++) {
+    if (t == 0 || t3_[t] != t3_[t - 1] || t0_[t] == t3_[t] || t1_[t] == t3_[t])
+      run_start_.push_back(t);
+  }
+  run_start_.push_back(nt);
   moments_.assign(nmom_, 0.0);
   adj_.assign(nmom_, 0.0);
 }
@@ -377,8 +403,7 @@ void MtpEvaluator::reserve(int n)
   nsp_.resize(c);
   q_.resize((size_t) R_ * c);
   f_.resize((size_t) K_ * c);
-  pw_.resize((size_t) 3 * (maxpow_ + 1) * c);
-  u_.resize((size_t) nbasic_ * c);
+  ua_.resize((size_t) nang_ * c);
   gmu_.resize((size_t) K_ * c);
 }
 
@@ -436,54 +461,45 @@ __attribute__((target_clones("avx2", "default"))) double MtpEvaluator::forward(i
       F[(size_t) mu * cap + j] = s;
     }
   }
-  // Powers of the unit-vector components: pw[(axis * np + p) * cap + j].
-  const int np = maxpow_ + 1;
-  double *PW = pw_.data();
+  // Unit vectors (in place), then the distinct angular factors UA[q][j], each the product of
+  // its parent factor and one unit-vector component.
   for (int ax = 0; ax < 3; ax++) {
-    double *p0 = PW + (size_t) ax * np * cap;
-    const double *xa = &x_[(size_t) ax * cap];
-    for (int j = 0; j < nu; j++) p0[j] = 1.0;
-    if (np > 1)
-      for (int j = 0; j < nu; j++) p0[cap + j] = xa[j] / r_[j];
-    for (int p = 2; p < np; p++) {
-      double *pp = p0 + (size_t) p * cap;
-      const double *pm = pp - cap, *p1 = p0 + cap;
-      for (int j = 0; j < nu; j++) pp[j] = pm[j] * p1[j];
-    }
+    double *xa = &x_[(size_t) ax * cap];
+    for (int j = 0; j < nu; j++) xa[j] /= r_[j];
+  }
+  double *UA = ua_.data();
+  for (int j = 0; j < nu; j++) UA[j] = 1.0;
+  for (int q = 1; q < nang_; q++) {
+    double *uq = UA + (size_t) q * cap;
+    const double *up = UA + (size_t) ang_parent_[q] * cap;
+    const double *xa = &x_[(size_t) ang_axis_[q] * cap];
+    for (int j = 0; j < nu; j++) uq[j] = up[j] * xa[j];
   }
   // Basic moments M_k = sum_j f_{mu_k}(r_j) U[k][j] (§1.3).
   double *M = moments_.data();
   std::fill(moments_.begin(), moments_.end(), 0.0);
   for (int k = 0; k < nbasic_; k++) {
-    const double *ax = PW + ((size_t) pa_[k]) * cap;
-    const double *ay = PW + ((size_t) np + pb_[k]) * cap;
-    const double *az = PW + ((size_t) 2 * np + pc_[k]) * cap;
+    const double *u = UA + (size_t) ang_[k] * cap;
     const double *f = F + (size_t) mu_[k] * cap;
-    double *u = &u_[(size_t) k * cap];
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     int j = 0;
     for (; j + 4 <= nu; j += 4) {
-      const double u0 = ax[j] * ay[j] * az[j], u1 = ax[j + 1] * ay[j + 1] * az[j + 1];
-      const double u2 = ax[j + 2] * ay[j + 2] * az[j + 2], u3 = ax[j + 3] * ay[j + 3] * az[j + 3];
-      u[j] = u0;
-      u[j + 1] = u1;
-      u[j + 2] = u2;
-      u[j + 3] = u3;
-      s0 += f[j] * u0;
-      s1 += f[j + 1] * u1;
-      s2 += f[j + 2] * u2;
-      s3 += f[j + 3] * u3;
+      s0 += f[j] * u[j];
+      s1 += f[j + 1] * u[j + 1];
+      s2 += f[j + 2] * u[j + 2];
+      s3 += f[j + 3] * u[j + 3];
     }
-    for (; j < nu; j++) {
-      const double uj = ax[j] * ay[j] * az[j];
-      u[j] = uj;
-      s0 += f[j] * uj;
-    }
+    for (; j < nu; j++) s0 += f[j] * u[j];
     M[k] = (s0 + s1) + (s2 + s3);
   }
   // Derived moments, in file order (§1.3).
-  const int nt = (int) t0_.size();
-  for (int t = 0; t < nt; t++) M[t3_[t]] += tmult_[t] * M[t0_[t]] * M[t1_[t]];
+  const int nruns = (int) run_start_.size() - 1;
+  for (int r = 0; r < nruns; r++) {
+    const int i3 = t3_[run_start_[r]];
+    double acc = M[i3];
+    for (int t = run_start_[r]; t < run_start_[r + 1]; t++) acc += tmult_[t] * M[t0_[t]] * M[t1_[t]];
+    M[i3] = acc;
+  }
   double v = pot_.species_coeffs[tc];
   for (int a = 0; a < nlin_; a++) v += pot_.moment_coeffs[a] * M[pot_.alpha_moment_mapping[a]];
   return v;
@@ -520,7 +536,7 @@ __attribute__((target_clones("avx2", "default"))) double MtpEvaluator::row(int t
   for (int k = 0; k < nbasic_; k++) {
     const double gk = g[k];
     if (gk == 0.0) continue;
-    const double *u = &u_[(size_t) k * cap];
+    const double *u = &ua_[(size_t) ang_[k] * cap];
     double *gm = G + (size_t) mu_[k] * cap;
     for (int j = 0; j < nu; j++) gm[j] += gk * u[j];
   }

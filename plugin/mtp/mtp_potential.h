@@ -81,21 +81,22 @@ class MtpEvaluator {
   void reserve(int n);
 
   MtpPotential pot_;
-  int C_, K_, R_, nbasic_, nmom_, nlin_, m_, maxpow_;
+  int C_, K_, R_, nbasic_, nmom_, nlin_, m_, nang_;
   double rcut_, rmin_, scale_;
-  std::vector<int> mu_, pa_, pb_, pc_;          // per basic moment: mu and the three exponents
+  std::vector<int> mu_, ang_;                   // per basic moment: mu and its angular factor
+  std::vector<int> ang_parent_, ang_axis_;      // angular factor = parent factor * unit[axis]
   std::vector<int> t0_, t1_, t3_;               // alpha_index_times split for a tight loop
   std::vector<double> tmult_;
+  std::vector<int> run_start_;                  // runs of alpha_index_times with one target
   // Work buffers, grown on demand and reused (per-atom allocation would dominate the cost).
   // Per-neighbour arrays are [component][neighbour] with row stride cap_.
   int cap_ = 0;
-  std::vector<double> x_;        // [3][cap] displacements of the used neighbours
+  std::vector<double> x_;        // [3][cap] displacements, then unit vectors, of used neighbours
   std::vector<double> r_;        // [cap]
   std::vector<int> nsp_;         // [cap] species of each used neighbour
   std::vector<double> q_;        // [R][cap] radial basis
   std::vector<double> f_;        // [K][cap] radial functions
-  std::vector<double> pw_;       // [3][maxpow+1][cap] powers of the unit-vector components
-  std::vector<double> u_;        // [N_basic][cap] angular factors x^a y^b z^c / r^(a+b+c)
+  std::vector<double> ua_;       // [n_angular][cap] distinct factors x^a y^b z^c / r^(a+b+c)
   std::vector<double> gmu_;      // [K][cap] G[mu][j] (and scratch)
   std::vector<double> moments_;  // N_mom
   std::vector<double> adj_;      // N_mom adjoint g = dV/dM
