@@ -101,9 +101,10 @@ def min_image_distance(a, b, cell):
     return min(np.linalg.norm(b + np.array(n) @ cell - a) for n in itertools.product(range(-1, 2), repeat=3))
 
 
-def expected_centres(ids, pos, cell, threshold, exclude, max_per_step, budget=None):
+def expected_centres(ids, pos, cell, threshold, exclude, max_per_step, budget=None, ref=None):
     """The greedy selection of the fix, recomputed: decreasing ref, ties by id, exclusion, limits."""
-    ref = pos[:, 0] + 0.37 * pos[:, 1] - 0.21 * pos[:, 2]
+    if ref is None:
+        ref = pos[:, 0] + 0.37 * pos[:, 1] - 0.21 * pos[:, 2]
     cand = [k for k in np.argsort(ids) if ref[k] > threshold]
     cand.sort(key=lambda k: (-ref[k], ids[k]))
     chosen = []
@@ -140,13 +141,14 @@ def test_clusters_equal_brute_force_spheres(tmp_path, reference, triclinic):
     run_serial(tmp_path, deck(reference, fix, triclinic=triclinic))
     frames, by_step = frames_by_step(tmp_path / "clusters.extxyz")
     assert sorted(by_step) == [0, 5, 10]
-    near_boundary = 0
+    near_boundary = excluded_some = 0
     for step, written in by_step.items():
         _, ids, types, pos, cell = read_dump(tmp_path / f"snap.{step}.dump")
         if triclinic:
             assert abs(cell[1, 0]) > 1 and abs(cell[2, 1]) > 1
         want, ref, ncand = expected_centres(ids, pos, cell, threshold, exclude, mps)
         assert [int(f.info["center_id"]) for f in written] == want
+        excluded_some += want != expected_centres(ids, pos, cell, threshold, 0.0, mps)[0]
         assert len(want) == mps    # the limit is what stopped the selection
         grades = [f.info["center_grade"] for f in written]
         assert grades == sorted(grades, reverse=True)
@@ -174,6 +176,23 @@ def test_clusters_equal_brute_force_spheres(tmp_path, reference, triclinic):
             if np.any(frac < radius / np.diag(cell)) or np.any(frac > 1 - radius / np.diag(cell)):
                 near_boundary += 1
     assert near_boundary >= 3
+    assert excluded_some >= 1    # the exclusion radius changed the choice
+
+
+def test_ties_are_broken_by_atom_id(tmp_path, reference):
+    # ref = the index of the bcc (100) layer along x: the 25 atoms of a layer share one value; the
+    # fix must take the smallest ids first.
+    fix = "fix s all cluster/sample 5 v_layer 6.0 5.0 ties.xyz exclude 0 max_per_step 7"
+    extra = "variable layer atom floor(2*x/3.16485+0.5)"
+    text = deck(reference, fix, steps=0, extra=extra).replace("displace_atoms", "#displace_atoms")
+    run_serial(tmp_path, text)
+    frames, by_step = frames_by_step(tmp_path / "ties.xyz")
+    _, ids, _, pos, cell = read_dump(tmp_path / "snap.0.dump")
+    layer = np.floor(2 * pos[:, 0] / A_W + 0.5)
+    want, _, ncand = expected_centres(ids, pos, cell, 6.0, 0.0, 7, ref=layer)
+    assert ncand > 7 and len(set(layer[layer > 6.0])) < ncand    # ties among the candidates
+    assert [int(f.info["center_id"]) for f in by_step[0]] == want
+    assert len(want) == 7
 
 
 def test_small_cell_includes_every_periodic_image(tmp_path, reference):
