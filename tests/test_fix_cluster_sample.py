@@ -593,3 +593,33 @@ def test_example_deck_sample_W(tmp_path, reference):
     assert (tmp_path / "W-next.almtp").stat().st_size > (reference / "W-mlip3-basic.almtp").stat().st_size
     m = re.search(r"Fix cluster/sample sample: (\d+) clusters written", proc.stdout)
     assert m and int(m.group(1)) == len(frames)
+
+
+@pytest.mark.parametrize(
+    "ref, column",
+    [("c_csym", 5), ("c_pos[1]", 2), ("f_st[2]", 3)],
+    ids=["compute-vector", "compute-array-column", "fix-array-column"],
+)
+def test_compute_and_fix_refs(tmp_path, reference, ref, column):
+    """ref from a per-atom compute (centro/atom around a vacancy), a compute array column and a fix
+    array column select the same centres as the greedy selection recomputed from a dump of them."""
+    extra = (
+        "region vac sphere 2.5 2.5 2.5 0.1 units lattice\ndelete_atoms region vac\n"
+        "compute csym all centro/atom bcc\ncompute pos all property/atom x y\n"
+        "fix st all store/state 5 x y"
+    )
+    threshold = {"c_csym": 1.0, "c_pos[1]": 12.0, "f_st[2]": 12.0}[ref]
+    fix = f"fix s all cluster/sample 5 {ref} {threshold} 5.0 refs.extxyz max_per_step 5 exclude 2.0"
+    text = deck(reference, fix, extra=extra).replace("id type x y z", "id type x y z c_csym")
+    run_serial(tmp_path, text)
+    frames, by_step = frames_by_step(tmp_path / "refs.extxyz")
+    assert sorted(by_step) == [0, 5, 10]
+    for step, written in by_step.items():
+        lines = (tmp_path / f"snap.{step}.dump").read_text().splitlines()[9:]
+        table = np.array([[float(v) for v in ln.split()] for ln in lines])
+        _, ids, _, pos, cell = read_dump(tmp_path / f"snap.{step}.dump")
+        values = table[:, column]
+        want, _, ncand = expected_centres(ids, pos, cell, threshold, 2.0, 5, ref=values)
+        assert ncand >= 5
+        assert [int(f.info["center_id"]) for f in written] == want
+        np.testing.assert_allclose([f.info["center_grade"] for f in written], [values[ids == i][0] for i in want], atol=1e-8)
