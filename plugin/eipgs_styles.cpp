@@ -1,5 +1,6 @@
 #include "eipgs_styles.h"
 
+#include "fix_cluster_sample.h"
 #include "fix_mtp_grade.h"
 
 #include "lammps.h"
@@ -19,6 +20,7 @@ const std::vector<FixStyle> &fix_styles()
 {
   static const std::vector<FixStyle> styles = {
       {"mtp/grade", "fix mtp/grade: MLIP-3 extrapolation grades of an MTP active set", &create_fix<FixMtpGrade>},
+      {"cluster/sample", "fix cluster/sample: non-periodic clusters around high-grade atoms", &create_fix<FixClusterSample>},
   };
   return styles;
 }
