@@ -499,7 +499,8 @@ def test_round_trip_center_grade_with_eipgs_grade(tmp_path, reference):
         f_g = {int(ln.split()[0]): float(ln.split()[5]) for ln in lines}
         np.testing.assert_allclose(f.arrays["grade"], [f_g[i] for i in f.arrays["id"]], rtol=0, atol=1e-9)
     cli = [str(Path(lmp_executable()).parent / "eipgs"), "grade", str(reference / "W-mlip3-basic.almtp")]
-    subprocess.run([*cli, "c.extxyz", "-o", "xyz_graded.cfg", "--species", "NULL", "0", "-q"], cwd=tmp_path, check=True)
+    # the extxyz `type` column holds LAMMPS types: type 1 -> species 0 with no --species needed
+    subprocess.run([*cli, "c.extxyz", "-o", "xyz_graded.cfg", "-q"], cwd=tmp_path, check=True)
     subprocess.run([*cli, "c.cfg", "-o", "cfg_graded.cfg", "-q"], cwd=tmp_path, check=True)
     from_xyz = read_cfg(tmp_path / "xyz_graded.cfg")
     from_cfg = read_cfg(tmp_path / "cfg_graded.cfg")
@@ -509,7 +510,7 @@ def test_round_trip_center_grade_with_eipgs_grade(tmp_path, reference):
     # full precision from the same library call: C++ (LAMMPS, periodic system) vs NumPy (cluster)
     from eipgs.grade import grade
 
-    exact = grade(reference / "W-mlip3-basic.almtp", tmp_path / "c.extxyz", None, species=["NULL", "0"], progress=False)
+    exact = grade(reference / "W-mlip3-basic.almtp", tmp_path / "c.extxyz", None, progress=False)
     np.testing.assert_allclose([c.arrays["nbh_grades"][0] for c in exact], want, rtol=1e-9)
     # the .cfg keeps 6 decimals of the positions: γ agrees to the printed grade precision
     np.testing.assert_allclose([c.arrays["nbh_grades"][0] for c in from_cfg], want, rtol=1e-4)
