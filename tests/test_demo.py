@@ -18,7 +18,7 @@ def small_demo(tmp_path_factory):
     from eipgs.demo import demo
 
     out = tmp_path_factory.mktemp("demo")
-    results = demo(out, size=SIZE, steps=STEPS)
+    results = demo(out, size=SIZE, steps=STEPS, cells=1)
     return out, results
 
 
@@ -78,8 +78,12 @@ def test_demo_dft_report_summary(small_demo):
     out, r = small_demo
     clusters = read(out / "clusters.extxyz", ":")
     folders = sorted(p for p in (out / "dft").iterdir() if p.is_dir())
-    assert len(folders) == r["dft"]["folders"] == len(clusters)
-    for folder, cluster in zip(folders, clusters):
+    cells = [read(p) for p in r["cells"]["cell_files"]]
+    assert len(folders) == r["dft"]["folders"] == len(clusters) + len(cells)
+    expected = [out / "dft" / f"clusters_{k:05d}" for k in range(len(clusters))]
+    expected += [out / "dft" / f"{p.stem}_00000" for p in r["cells"]["cell_files"]]
+    assert sorted(expected) == folders
+    for folder, cluster in zip(expected, clusters + cells):
         for name in ("POSCAR", "INCAR", "KPOINTS"):
             assert (folder / name).is_file(), folder / name
         counts = (folder / "POSCAR").read_text().splitlines()[6].split()
@@ -93,6 +97,25 @@ def test_demo_dft_report_summary(small_demo):
     assert f"{r['sampling']['clusters']} clusters" in summary
 
 
+def test_demo_cells(small_demo):
+    """With eipgs pcc installed: the fullest cluster (the interstitial's) becomes a periodic cell of at
+    most 140 atoms whose centre keeps its neighbourhood; without it the stage says it was skipped."""
+    out, r = small_demo
+    c = r["cells"]
+    try:
+        import eipgs.pcc  # noqa: F401
+    except ImportError:
+        assert c["cells"] == 0 and "not part of this installation" in c["skipped"]
+        pytest.skip("eipgs.pcc not installed: the cells stage is skipped")
+    assert c["tried"] == 1 and c["cells"] == 1
+    row = c["rows"][0]
+    clusters = read(out / "clusters.extxyz", ":")
+    assert row["cluster_atoms"] == max(len(a) for a in clusters)
+    cell = read(c["cell_files"][0])
+    assert cell.pbc.all() and len(cell) <= 140
+    assert float(row["neighbourhood_deviation"]) < 1e-8
+
+
 def test_demo_cli_rerun_same_folder(small_demo):
     """A second run into the same folder (here a shorter one) replaces every output: no stale DFT folders."""
     out, _ = small_demo
@@ -104,7 +127,9 @@ def test_demo_cli_rerun_same_folder(small_demo):
         assert stage in proc.stdout
     clusters = read(out / "clusters.extxyz", ":")
     assert {a.info["step"] for a in clusters} <= {0, 100}
-    assert len([p for p in (out / "dft").iterdir() if p.is_dir()]) == len(clusters)
+    assert not (out / "cells").exists() or len(list((out / "cells").glob("cluster_*.extxyz"))) <= 2
+    ncells = len(list((out / "cells").glob("cluster_*.extxyz"))) if (out / "cells").exists() else 0
+    assert len([p for p in (out / "dft").iterdir() if p.is_dir()]) == len(clusters) + ncells
     assert "100 steps" in (out / "SUMMARY.md").read_text()
 
 

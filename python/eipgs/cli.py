@@ -61,7 +61,7 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the main job on the embedded default system (what `make demo` runs)")
     p.add_argument("-o", "--outdir", default="demo_output", help="output folder (default: demo_output)")
     p.add_argument("--size", type=int, default=8, help="slab thickness in (110) lattice units; 4·1.5n·n·n atoms (default 8: 3072)")
-    p.add_argument("--steps", type=int, default=3000, help="MD steps of the sampling run (default 3000)")
+    p.add_argument("--steps", type=int, default=6000, help="MD steps of the sampling run (default 6000)")
     p.add_argument("--temperature", type=float, default=500.0, help="K (default 500)")
     p.add_argument("--every", type=int, default=100, help="grade and sample every N steps (default 100)")
     p.add_argument("--np", type=int, default=2, help="MPI ranks of the sampling run (default 2)")

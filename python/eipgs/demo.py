@@ -44,7 +44,7 @@ class DemoContext:
 
     outdir: Path
     size: int = 8  # slab thickness in (110) lattice units (a√2 = 4.48 Å); in-plane 1.5·size × size
-    steps: int = 3000
+    steps: int = 6000
     temperature: float = 500.0  # K
     every: int = 100  # grade and sample every N steps
     nprocs: int = 2  # MPI ranks of the sampling run
@@ -303,30 +303,40 @@ def _report_sampling(r: dict) -> None:
 
 
 def stage_cells(ctx: DemoContext) -> dict:
-    """Periodic cells (PCC-GCMC, eipgs pcc) around the first clusters, for plane-wave DFT."""
+    """Periodic cells (PCC-GCMC, eipgs pcc) around the fullest clusters, for plane-wave DFT."""
     from ase.io import read, write
 
+    outdir = ctx.path("cells")
+    if outdir.exists():  # a cell of a previous run may belong to a cluster this run did not write
+        shutil.rmtree(outdir)
+    ctx.path("clusters_for_cells.extxyz").unlink(missing_ok=True)
     try:
         from eipgs.pcc import PccSettings, pcc
     except ImportError:
-        return {"wall_s": 0.0, "skipped": "eipgs.pcc is not part of this installation yet", "cells": 0, "files": []}
+        return {"wall_s": 0.0, "skipped": "eipgs pcc (fix gcmc/pcc) is not part of this installation yet",
+                "cells": 0, "cell_files": [], "files": []}
     clusters_file = ctx.path("clusters.extxyz")
     clusters = read(clusters_file, ":") if clusters_file.stat().st_size else []
-    outdir = ctx.path("cells")
-    if outdir.exists():
-        shutil.rmtree(outdir)
     if not clusters or ctx.cells < 1:
-        return {"wall_s": 0.0, "skipped": "no clusters to rebuild", "cells": 0, "files": []}
-    outdir.mkdir()
+        return {"wall_s": 0.0, "skipped": "no clusters to rebuild" if not clusters else "--cells 0",
+                "cells": 0, "cell_files": [], "files": []}
+    # the fullest clusters first: a centre deep in the crystal (the interstitial) has a complete
+    # 8 Å sphere; a surface centre has vacuum inside its cutoff sphere, which a periodic cell must
+    # keep empty and which the fill's relaxation may close
+    order = sorted(range(len(clusters)), key=lambda k: (-len(clusters[k]), k))[: ctx.cells]
     chosen = ctx.path("clusters_for_cells.extxyz")
-    write(chosen, clusters[: ctx.cells], format="extxyz")
+    write(chosen, [clusters[k] for k in order], format="extxyz")
     start = time.perf_counter()
     settings = PccSettings(potential=ctx.results["potential"]["potential"].resolve(), repeats=1,
                            jobs=max(ctx.nprocs, 1), seed=1)
     rows = pcc(chosen, outdir, settings, progress=False)
-    cells = sorted(outdir.glob("cluster_*.extxyz"))
-    return {"wall_s": time.perf_counter() - start, "cells": len(cells), "rows": rows,
-            "files": [chosen, *cells, outdir / "summary.csv"]}
+    for row, k in zip(rows, order):
+        row["cluster_index"] = k
+        row["cluster_atoms"] = len(clusters[k])
+        row["center_grade"] = float(clusters[k].info.get("center_grade", float("nan")))
+    cells = [outdir / row["file"] for row in rows if row.get("status") == "ok" and row.get("file")]
+    return {"wall_s": time.perf_counter() - start, "cells": len(cells), "tried": len(rows), "rows": rows,
+            "cell_files": cells, "files": [chosen, *cells, outdir / "summary.csv", outdir / "boxes.csv"]}
 
 
 def _report_cells(r: dict) -> None:
@@ -334,7 +344,15 @@ def _report_cells(r: dict) -> None:
         print(f"  skipped: {r['skipped']}")
         return
     for row in r["rows"]:
-        print("  " + ", ".join(f"{k} {row[k]}" for k in ("status", "file", "atoms", "pe_per_atom", "pressure") if k in row))
+        head = (f"  cluster {row['cluster_index']} ({row['cluster_atoms']} atoms, centre γ {row['center_grade']:.2f}): "
+                f"{row.get('status')}")
+        if row.get("status") == "ok":
+            head += (f", {row.get('n_atoms')} atoms ({row.get('n_inserted')} inserted) in "
+                     f"{float(row['lx']):.2f} × {float(row['ly']):.2f} × {float(row['lz']):.2f} Å, "
+                     f"{float(row['pe_per_atom']):.3f} eV/atom, {float(row['pressure_gpa']):.2f} GPa")
+        else:
+            head += " (no box passed validation; see cells/boxes.csv)"
+        print(head)
 
 
 # ----------------------------------------------------------------------------------- 5 dft
@@ -344,7 +362,7 @@ def stage_dft(ctx: DemoContext) -> dict:
     """VASP inputs (POSCAR, INCAR, KPOINTS, SLURM array) for every cluster and cell (eipgs dft vasp)."""
     from eipgs.dft.vasp import dft_vasp
 
-    inputs = [ctx.path("clusters.extxyz")] + list(ctx.results.get("cells", {}).get("files", [])[1:-1])
+    inputs = [ctx.path("clusters.extxyz")] + list(ctx.results.get("cells", {}).get("cell_files", []))
     inputs = [p for p in inputs if p.is_file() and p.stat().st_size]
     outdir = ctx.path("dft")
     if outdir.exists():  # a folder of a previous run may belong to a cluster this run did not write
@@ -379,6 +397,9 @@ def stage_report(ctx: DemoContext) -> dict:
     if ctx.results["sampling"]["clusters"]:
         inputs.append(ctx.path("clusters.extxyz"))
         labels.append("clusters (centres γ > 2)")
+    for cell in ctx.results.get("cells", {}).get("cell_files", []):
+        inputs.append(cell)
+        labels.append(f"cell {cell.stem}")
     outdir = ctx.path("report")
     if outdir.exists():
         shutil.rmtree(outdir)
@@ -422,7 +443,7 @@ def summary_rows(results: dict) -> list[tuple[str, str, str]]:
             what = (f"{r['atoms']} atoms, {r['steps']} steps, max γ {r['gamma_max_run']:.2f}, "
                     f"{r['candidates']} candidates → {r['clusters']} clusters")
         elif name == "cells":
-            what = r.get("skipped") or f"{r['cells']} periodic cells"
+            what = r.get("skipped") or f"{r['cells']} periodic cells from {r['tried']} clusters"
         elif name == "dft":
             what = r.get("skipped") or f"{r['folders']} VASP folders"
         elif name == "report":
@@ -455,7 +476,7 @@ def write_summary(ctx: DemoContext, total: float) -> str:
     return "\n".join(table + lines[len(rows) + 3:])
 
 
-def demo(outdir: Path, *, size: int = 8, steps: int = 3000, temperature: float = 500.0, every: int = 100,
+def demo(outdir: Path, *, size: int = 8, steps: int = 6000, temperature: float = 500.0, every: int = 100,
          nprocs: int = 2, cells: int = 2) -> dict:
     """Run every stage into ``outdir``; return {stage name: results}. Prints what each stage did."""
     if size < 4:
