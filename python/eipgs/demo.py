@@ -303,7 +303,7 @@ def _report_sampling(r: dict) -> None:
 
 
 def stage_cells(ctx: DemoContext) -> dict:
-    """Periodic cells (PCC-GCMC, eipgs pcc) around the fullest clusters, for plane-wave DFT."""
+    """Periodic cells (PCC-GCMC, eipgs pcc) around the interior clusters of highest γ, for plane-wave DFT."""
     from ase.io import read, write
 
     outdir = ctx.path("cells")
@@ -320,10 +320,13 @@ def stage_cells(ctx: DemoContext) -> dict:
     if not clusters or ctx.cells < 1:
         return {"wall_s": 0.0, "skipped": "no clusters to rebuild" if not clusters else "--cells 0",
                 "cells": 0, "cell_files": [], "files": []}
-    # the fullest clusters first: a centre deep in the crystal (the interstitial) has a complete
-    # 8 Å sphere; a surface centre has vacuum inside its cutoff sphere, which a periodic cell must
-    # keep empty and which the fill's relaxation may close
-    order = sorted(range(len(clusters)), key=lambda k: (-len(clusters[k]), k))[: ctx.cells]
+    # interior clusters (a full 8 Å sphere, ≥ 85 % of the fullest) with the highest centre grade
+    # first: the interstitial. A surface centre has vacuum inside its cutoff sphere, which a periodic
+    # cell must keep empty and which the fill's relaxation may close (eipgs pcc then finds no valid box)
+    full = max(len(a) for a in clusters)
+    order = sorted(range(len(clusters)), key=lambda k: (len(clusters[k]) < 0.85 * full,
+                                                        -float(clusters[k].info.get("center_grade", 0.0)), k))
+    order = order[: ctx.cells]
     chosen = ctx.path("clusters_for_cells.extxyz")
     write(chosen, [clusters[k] for k in order], format="extxyz")
     start = time.perf_counter()
@@ -350,6 +353,8 @@ def _report_cells(r: dict) -> None:
             head += (f", {row.get('n_atoms')} atoms ({row.get('n_inserted')} inserted) in "
                      f"{float(row['lx']):.2f} × {float(row['ly']):.2f} × {float(row['lz']):.2f} Å, "
                      f"{float(row['pe_per_atom']):.3f} eV/atom, {float(row['pressure_gpa']):.2f} GPa")
+            if str(row.get("pressure_flag")) == "True":
+                head += " (flagged by eipgs pcc: |P| > 0.5 GPa after relaxation)"
         else:
             head += " (no box passed validation; see cells/boxes.csv)"
         print(head)
