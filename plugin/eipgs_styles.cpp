@@ -1,5 +1,6 @@
 #include "eipgs_styles.h"
 
+#include "fix_gcmc_pcc.h"
 #include "lammps.h"
 
 using namespace LAMMPS_NS;
@@ -16,6 +17,8 @@ namespace EIPGS {
 const std::vector<FixStyle> &fix_styles()
 {
   static const std::vector<FixStyle> styles = {
+      {"gcmc/pcc", "fix gcmc/pcc: grand-canonical filling of a periodic cell around a frozen core",
+       &create_fix<FixGcmcPcc>},
   };
   return styles;
 }
