@@ -18,7 +18,7 @@ from eipgs.pcc.validate import min_distance, min_inserted_center_distance, neigh
 
 # the paper's enlargements, 1 to 10 Å around the cluster (pcc-method.md §2); boxes that cannot stay
 # under the atom cap are skipped before any work, so the wide default costs nothing
-DEFAULT_MARGINS = tuple(np.round(np.arange(1.0, 10.01, 0.5), 2))
+DEFAULT_MARGINS = tuple(1.0 + 0.5 * k for k in range(19))
 # saturated fills are denser than 18 Å^3/atom (bulk Zhou W 15.85; the authors' cells 16.4-18.8): a
 # box that would hold more than cap atoms even at 18 Å^3/atom cannot be filled under the cap
 SKIP_VOLUME_PER_ATOM = 18.0
