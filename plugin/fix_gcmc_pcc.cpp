@@ -204,6 +204,7 @@ void FixGcmcPcc::init()
 
   fresh_run = true;
   next_reneighbor = update->ntimestep + 1;
+  ngas = count_candidates();    // collective here, so compute_vector() needs no communication
 }
 
 /* ---------------------------------------------------------------------- */
@@ -276,7 +277,7 @@ double FixGcmcPcc::compute_vector(int n)
     case 3: return ndelete_successes;
     case 4: return ntranslate_attempts;
     case 5: return ntranslate_successes;
-    case 6: return static_cast<double>(count_candidates());
+    case 6: return static_cast<double>(ngas);
     case 7: return static_cast<double>(saturated);
     case 8: return pe_per_atom;
     default: return 0.0;
