@@ -245,7 +245,7 @@ def _finish(i, source, center, core, grid, boxes, skipped, settings, clusters_fi
     atoms.info.update(
         source=f"{clusters_file}:{i}", center_id=center_id, center_index=0, pe=res.pe, pe_per_atom=res.pe_per_atom,
         pressure=res.pressure_gpa, n_core=len(core), n_inserted=res.n_inserted,
-        box_grid_point=",".join(f"{d:g}" for d in grid[j][1]), seed=res.seed, core_radius=settings.core_radius,
+        box_grid_point=np.array(grid[j][1], dtype=float), seed=res.seed, core_radius=settings.core_radius,
         cutoff=fill.cutoff, min_distance=best_checks["min_distance"],
         neighbourhood_deviation=best_checks["neighbourhood_deviation"], generator="eipgs pcc (fix gcmc/pcc)",
     )
@@ -258,7 +258,7 @@ def _finish(i, source, center, core, grid, boxes, skipped, settings, clusters_fi
         pe_per_atom=res.pe_per_atom, pressure_gpa=res.pressure_gpa,
         pressure_flag=bool(abs(res.pressure_gpa) > PRESSURE_FLAG_GPA),
         lx=float(atoms.cell[0, 0]), ly=float(atoms.cell[1, 1]), lz=float(atoms.cell[2, 2]),
-        box_grid_point=atoms.info["box_grid_point"], **best_checks,
+        box_grid_point=",".join(f"{d:g}" for d in grid[j][1]), **best_checks,
     )
     return summary
 
