@@ -125,7 +125,35 @@ def _add_pcc(sub) -> None:
     p.set_defaults(func=_cmd_pcc)
 
 
-SUBCOMMANDS: list[Callable] = [_add_plugin_path, _add_info, _add_demo]
+def _cmd_potential_zhou04(args: argparse.Namespace) -> int:
+    from eipgs.potentials.zhou04 import eam_filename, write_eam_alloy
+
+    output = Path(args.output) if args.output else Path(eam_filename(args.elements))
+    path = write_eam_alloy(args.elements, output, nr=args.nr, nrho=args.nrho)
+    print(f"wrote {path} (Zhou 2004 EAM, eam/alloy) for {' '.join(args.elements)}")
+    print(f"LAMMPS: pair_style eam/alloy; pair_coeff * * {path} {' '.join(args.elements)}")
+    return 0
+
+
+def _add_potential(sub) -> None:
+    p = sub.add_parser("potential", help="write classical potential files (Zhou 2004 EAM)")
+    potentials = p.add_subparsers(dest="potential", metavar="POTENTIAL")
+    potentials.required = True
+    z = potentials.add_parser(
+        "zhou04",
+        help="eam/alloy file of the Zhou, Johnson & Wadley 2004 EAM for one element or an alloy",
+        description="Tabulate the Zhou-Johnson-Wadley 2004 EAM (Phys. Rev. B 69, 144113) as a LAMMPS eam/alloy "
+        "(setfl) file, as the NIST Zhou04_create_v2 tool does. Elements: Cu Ag Au Ni Pd Pt Al Pb Fe Mo Ta W Mg Co "
+        "Ti Zr, plus Cr (Lin et al. 2008).",
+    )
+    z.add_argument("elements", nargs="+", metavar="ELEMENT", help="chemical symbols, in LAMMPS pair_coeff order")
+    z.add_argument("-o", "--output", help="output file (default: <El1><El2>..._Zhou04.eam.alloy)")
+    z.add_argument("--nr", type=int, default=2000, help="points of the r grid (default 2000)")
+    z.add_argument("--nrho", type=int, default=2000, help="points of the density grid (default 2000)")
+    z.set_defaults(func=_cmd_potential_zhou04)
+
+
+SUBCOMMANDS: list[Callable] = [_add_plugin_path, _add_info, _add_demo, _add_potential]
 SUBCOMMANDS.append(_add_pcc)
 
 
