@@ -154,3 +154,13 @@ def test_pcc_mu_must_be_a_number(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["pcc", "c.extxyz", "-o", str(tmp_path), "--mu", "high"])
     assert "invalid float value: 'high'" in capsys.readouterr().err
+
+
+def test_pcc_default_potential_is_the_generated_zhou04_w(tmp_path):
+    """Without --potential the generated Zhou 2004 W EAM (eipgs.potentials.zhou04) is written and used."""
+    write(tmp_path / "c.extxyz", vacancy_cluster())
+    rc = main(["pcc", str(tmp_path / "c.extxyz"), "-o", str(tmp_path / "out"), "--margins", "4", "-q"])
+    assert rc == 0
+    assert (tmp_path / "out" / "W_Zhou04.eam.alloy").is_file()
+    cell = read(tmp_path / "out" / "cluster_0000.extxyz")
+    assert len(cell) <= 140 and cell.info["pe_per_atom"] < -8.3
