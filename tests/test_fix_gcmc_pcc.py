@@ -255,3 +255,31 @@ def test_itype_equal_to_core_type_is_an_error(tmp_path, reference, lmp):
     run(lmp, "fix g all gcmc/pcc 1 10 1 1 100 0.1 core core")
     with pytest.raises(LammpsError, match="itype 1 equals the type of atoms in core group core"):
         run(lmp, "run 1")
+
+
+def test_high_mu_fills_an_empty_box_until_overlap_stops_it(lmp):
+    """μ huge, no interactions: every non-overlapping insertion is accepted, none is deleted, and the
+    fill stops only when (almost) no point of the box is at least dmin from every atom."""
+    box, dmin = 8.0, 2.5
+    run(
+        lmp,
+        f"""units metal
+atom_style atomic
+region box block 0 {box} 0 {box} 0 {box}
+create_box 1 box
+mass 1 {MASS_W}
+pair_style zero 3.0
+pair_coeff * *
+fix g all gcmc/pcc 1 20 1 2024 300.0 5.0 overlap {dmin} max_atoms 0 saturate 300 translate 0
+run 100000""",
+    )
+    n = lmp.extract_setting("nlocal")
+    x = np.array(lmp.numpy.extract_atom("x")[:n])
+    ins_ok, del_att, del_ok = (lmp.extract_fix("g", 0, 1, k) for k in (1, 2, 3))
+    assert lmp.extract_fix("g", 0, 1, 7) == 1.0 and n == ins_ok > 10
+    assert del_att > 0 and del_ok == 0
+    d = np.linalg.norm(min_image(x[:, None, :] - x[None, :, :], np.full(3, box)), axis=2)
+    assert d[~np.eye(n, dtype=bool)].min() >= dmin
+    probes = np.random.default_rng(0).uniform(0, box, size=(20000, 3))
+    free = np.linalg.norm(min_image(probes[:, None, :] - x[None, :, :], np.full(3, box)), axis=2).min(axis=1) >= dmin
+    assert free.mean() < 0.02  # saturated: less than 2 % of the box still has room for one more atom
