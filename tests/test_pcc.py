@@ -164,3 +164,9 @@ def test_pcc_default_potential_is_the_generated_zhou04_w(tmp_path):
     assert (tmp_path / "out" / "W_Zhou04.eam.alloy").is_file()
     cell = read(tmp_path / "out" / "cluster_0000.extxyz")
     assert len(cell) <= 140 and cell.info["pe_per_atom"] < -8.3
+
+
+def test_pcc_cfg_needs_its_elements(tmp_path, capsys):
+    (tmp_path / "nbh.cfg").write_text("BEGIN_CFG\n Size\n 1\n AtomData: id type cartes_x cartes_y cartes_z\n 1 0 0 0 0\nEND_CFG\n")
+    assert main(["pcc", str(tmp_path / "nbh.cfg"), "-o", str(tmp_path / "out"), "-q"]) == 1
+    assert "give them with --cfg-elements" in capsys.readouterr().err

@@ -85,7 +85,7 @@ def _cmd_pcc(args: argparse.Namespace) -> int:
     settings = PccSettings(
         core_radius=args.core_radius, margins=args.margins, aspect=args.aspect, repeats=args.repeats,
         seed=args.seed, potential=Path(args.potential) if args.potential else None,
-        insert_element=args.element, jobs=args.jobs, fill=fill,
+        insert_element=args.element, cfg_elements=tuple(args.cfg_elements or ()), jobs=args.jobs, fill=fill,
     )
     rows = pcc(args.clusters, args.outdir, settings, progress=not args.quiet)
     ok = sum(1 for r in rows if r["status"] == "ok")
@@ -114,6 +114,7 @@ def _add_pcc(sub) -> None:
     p.add_argument("--max-atoms", type=int, default=140, help="atom cap of a valid cell (default 140)")
     p.add_argument("--potential", help="EAM file (.eam.alloy/.eam.fs); default: generated Zhou 2004 EAM")
     p.add_argument("--element", help="inserted element (default: the most common core element)")
+    p.add_argument("--cfg-elements", nargs="+", metavar="ELEMENT", help="elements of the .cfg types 0, 1, ... (cfg input only)")
     p.add_argument("--temperature", type=float, default=100.0, help="GCMC temperature (K, default 100)")
     p.add_argument("--mu", type=float, default=0.1, help="GCMC chemical potential (eV, default 0.1)")
     p.add_argument("--overlap", type=float, default=2.2, help="hard-core distance for insertions (Å, default 2.2)")

@@ -12,18 +12,23 @@ from ase import Atoms
 CENTER_TOLERANCE = 1e-6
 
 
-def read_clusters(path: str | Path) -> list[Atoms]:
-    """All configurations of an extxyz or MLIP .cfg file, as ASE Atoms."""
+def read_clusters(path: str | Path, cfg_elements: list[str] | None = None) -> list[Atoms]:
+    """All configurations of an extxyz or MLIP .cfg file, as ASE Atoms.
+
+    A .cfg file stores type indices only: ``cfg_elements[t]`` is the element of type t.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"cluster file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".cfg":
+        if not cfg_elements:
+            raise ValueError(f"{path}: a .cfg file has atom types, not elements; give them with --cfg-elements (e.g. W)")
         try:
             from eipgs.io.cfg import read_cfg
         except ImportError as exc:  # written by another part of the package
             raise RuntimeError(f"reading {path}: eipgs.io.cfg is not available ({exc}); convert it to extxyz") from exc
-        clusters = read_cfg(path)
+        clusters = read_cfg(path, elements=list(cfg_elements))
     elif suffix in (".extxyz", ".xyz"):
         from ase.io import read
 

@@ -36,6 +36,7 @@ class PccSettings:
     seed: int = 1
     potential: Path | None = None
     insert_element: str | None = None
+    cfg_elements: tuple[str, ...] = ()  # element of each .cfg type (cfg input only)
     jobs: int = 1
     fill: FillSettings = field(default_factory=FillSettings)
 
@@ -104,7 +105,7 @@ def pcc(clusters_file: str | Path, outdir: str | Path, settings: PccSettings = P
     clusters_file, outdir = Path(clusters_file), Path(outdir)
     _check_writable(outdir)
     fill = settings.fill
-    sources = read_clusters(clusters_file)
+    sources = read_clusters(clusters_file, list(settings.cfg_elements))
 
     cores, centers = [], []
     for i, atoms in enumerate(sources):
