@@ -260,7 +260,8 @@ void FixGcmcPcc::post_run()
 {
   // "continue" semantics of fix halt: later runs and minimizations work normally
   if (saturated) timer->reset_timeout();
-  if (comm->me == 0)
+  // one summary line per run that did Monte Carlo (minimizations call post_run too)
+  if (comm->me == 0 && !fresh_run)
     utils::logmesg(lmp,
                    "Fix gcmc/pcc {}: insertions {:.0f}/{:.0f}, deletions {:.0f}/{:.0f}, "
                    "translations {:.0f}/{:.0f} accepted; {} inserted atoms; saturated {}\n",
@@ -386,7 +387,7 @@ void FixGcmcPcc::attempt_deletion()
     if (atom->q_flag) state[7] = atom->q[i];
     image = atom->image[i];
     for (int k = 0; k < atom->nextra_grow; ++k) {
-      double packed[512];
+      double packed[4096];    // generous: per-atom fix data of one atom
       const int n = modify->fix[atom->extra_grow[k]]->pack_exchange(i, packed);
       buf.push_back(n);
       buf.insert(buf.end(), packed, packed + n);

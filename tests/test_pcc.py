@@ -57,8 +57,9 @@ def reconstructed(tmp_path_factory, reference):
     tmp = tmp_path_factory.mktemp("pcc")
     cluster = vacancy_cluster()
     write(tmp / "clusters.extxyz", cluster)
+    # -j 2: the two boxes run in two worker processes (the parallel path of the driver)
     rc = main(["pcc", str(tmp / "clusters.extxyz"), "-o", str(tmp / "out"), "--margins", "3.5,4",
-               "--potential", str(reference / "W_Zhou04.eam.alloy"), "-q"])
+               "--potential", str(reference / "W_Zhou04.eam.alloy"), "-q", "-j", "2"])
     return tmp, cluster, rc
 
 
