@@ -171,3 +171,23 @@ def test_pcc_cfg_needs_its_elements(tmp_path, capsys):
     (tmp_path / "nbh.cfg").write_text("BEGIN_CFG\n Size\n 1\n AtomData: id type cartes_x cartes_y cartes_z\n 1 0 0 0 0\nEND_CFG\n")
     assert main(["pcc", str(tmp_path / "nbh.cfg"), "-o", str(tmp_path / "out"), "-q"]) == 1
     assert "give them with --cfg-elements" in capsys.readouterr().err
+
+
+def test_center_grade_is_unchanged(reconstructed, reference):
+    """γ of the centre atom (MLIP-3 nbh grade, W-mlip3-basic.almtp) is the same in the source cluster
+    and in the periodic cell. Needs the NumPy MTP evaluator (eipgs.mtp, eipgs.io.almtp)."""
+    pytest.importorskip("eipgs.mtp")
+    from eipgs.io.almtp import read_almtp
+    from eipgs.mtp import grade_atoms
+
+    pot = read_almtp(reference / "W-mlip3-basic.almtp")
+    tmp, cluster, _ = reconstructed
+    cell = read(tmp / "out" / "cluster_0000.extxyz")
+    center = int(np.argmin(np.linalg.norm(cluster.positions, axis=1)))
+    gammas = []
+    for atoms, c in ((cluster, center), (cell, 0)):
+        atoms = atoms.copy()
+        atoms.arrays["type"] = np.zeros(len(atoms), dtype=int)
+        gammas.append(grade_atoms(pot, atoms, type_to_species=[0]).grades[c])
+    assert gammas[0] > 0
+    assert gammas[1] == pytest.approx(gammas[0], rel=1e-8, abs=1e-10)
