@@ -110,7 +110,7 @@ def _add_pcc(sub) -> None:
                    "(default 1:10:0.5; boxes that cannot stay under the cap are skipped)")
     p.add_argument("--aspect", choices=["cubic", "axes", "full"], default="cubic",
                    help="grid shape: equal margins (cubic), plus one longer axis (axes), or all combinations (full)")
-    p.add_argument("--repeats", type=int, default=1, help="independent fills (seeds) per box (default 1)")
+    p.add_argument("--repeats", type=int, default=3, help="independent fills (seeds) per box (default 3)")
     p.add_argument("--max-atoms", type=int, default=140, help="atom cap of a valid cell (default 140)")
     p.add_argument("--potential", help="EAM file (.eam.alloy/.eam.fs); default: generated Zhou 2004 EAM")
     p.add_argument("--element", help="inserted element (default: the most common core element)")

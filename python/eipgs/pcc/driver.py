@@ -32,7 +32,7 @@ class PccSettings:
     core_radius: float = 6.0
     margins: tuple[float, ...] = DEFAULT_MARGINS
     aspect: str = "cubic"  # cubic | axes | full
-    repeats: int = 1  # seeds per box
+    repeats: int = 3  # independent fills (seeds) per box: the fill is stochastic, the best of 3 is robust
     seed: int = 1
     potential: Path | None = None
     insert_element: str | None = None
