@@ -58,7 +58,7 @@ def reconstructed(tmp_path_factory, reference):
     cluster = vacancy_cluster()
     write(tmp / "clusters.extxyz", cluster)
     # -j 2: the two boxes run in two worker processes (the parallel path of the driver)
-    rc = main(["pcc", str(tmp / "clusters.extxyz"), "-o", str(tmp / "out"), "--margins", "3.5,4",
+    rc = main(["pcc", str(tmp / "clusters.extxyz"), "-o", str(tmp / "out"), "--margins", "3.5,4", "--repeats", "1",
                "--potential", str(reference / "W_Zhou04.eam.alloy"), "-q", "-j", "2"])
     return tmp, cluster, rc
 
@@ -160,7 +160,7 @@ def test_pcc_mu_must_be_a_number(tmp_path, capsys):
 def test_pcc_default_potential_is_the_generated_zhou04_w(tmp_path):
     """Without --potential the generated Zhou 2004 W EAM (eipgs.potentials.zhou04) is written and used."""
     write(tmp_path / "c.extxyz", vacancy_cluster())
-    rc = main(["pcc", str(tmp_path / "c.extxyz"), "-o", str(tmp_path / "out"), "--margins", "4", "-q"])
+    rc = main(["pcc", str(tmp_path / "c.extxyz"), "-o", str(tmp_path / "out"), "--margins", "4", "--repeats", "1", "-q"])
     assert rc == 0
     assert (tmp_path / "out" / "W_Zhou04.eam.alloy").is_file()
     cell = read(tmp_path / "out" / "cluster_0000.extxyz")
