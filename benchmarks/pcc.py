@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     scale = 27 / args.boxes
     # CPU time of this process is the robust measure on a shared machine (LAMMPS runs in-process)
     print(f"core: {len(core)} atoms (6 Å around an atom next to a vacancy in bcc W)")
-    print(f"eipgs pcc (fix gcmc/pcc, default grid, {ours['boxes_run']} boxes): {ours_cpu:.1f} s CPU "
+    print(f"eipgs pcc (fix gcmc/pcc, default grid, {ours['boxes_run']} fills = boxes x seeds): {ours_cpu:.1f} s CPU "
           f"({ours_wall:.1f} s wall) per cluster, pe/atom {ours['pe_per_atom']:.4f} eV, {ours['n_atoms']} atoms, "
           f"P {ours['pressure_gpa']:.2f} GPa")
     print(f"authors' recipe (stock fix gcmc, {args.boxes} of 27 boxes x 2000 steps): {theirs_cpu:.1f} s CPU "
