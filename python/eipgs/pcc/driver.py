@@ -84,7 +84,15 @@ def _seed(base: int, *keys: int) -> int:
 
 
 def _run_task(task: dict) -> tuple[int, int, BoxResult]:
-    result = fill_box(task["core"], task["lengths"], task["potential"], task["insert_element"], task["seed"], task["fill"])
+    from eipgs.lmp import LammpsError
+
+    try:
+        result = fill_box(task["core"], task["lengths"], task["potential"], task["insert_element"], task["seed"],
+                          task["fill"])
+    except LammpsError as exc:
+        # one failing box (e.g. lost atoms in a pathological cell) must not end the whole job;
+        # it is reported in boxes.csv and cannot be selected
+        result = BoxResult(tuple(task["lengths"]), task["seed"], f"error: {str(exc).splitlines()[0][:300]}")
     return task["cluster"], task["point"], result
 
 
