@@ -135,6 +135,7 @@ def _write(tmp: Path, atoms: Atoms) -> str:
         ("cap", ["--max-atoms", "20"], "alone exceeds --max-atoms 20"),
         ("small_radius", ["--core-radius", "9"], "smaller than the core radius"),
         ("unwritable", [], "is not writable"),
+        ("element", ["--element", "Cu"], "cannot be used for elements W Cu"),
     ],
 )
 def test_pcc_bad_input_errors(tmp_path, reference, capsys, case, extra, message):

@@ -96,6 +96,20 @@ def _run_task(task: dict) -> tuple[int, int, BoxResult]:
     return task["cluster"], task["point"], result
 
 
+def _check_potential(potential: Path, pair_style: str, elements: list[str]) -> None:
+    """Fail early, with LAMMPS's message, when the potential file lacks an element (not once per box)."""
+    from eipgs.lmp import LammpsError, create_lammps, run
+
+    lmp = create_lammps()
+    try:
+        run(lmp, ["units metal", "region b block 0 10 0 10 0 10", f"create_box {len(elements)} b",
+                  f"pair_style {pair_style}", f"pair_coeff * * {potential} {' '.join(elements)}"])
+    except LammpsError as exc:
+        raise ValueError(f"potential {potential} cannot be used for elements {' '.join(elements)}: {exc}") from exc
+    finally:
+        lmp.close()
+
+
 def _check_writable(outdir: Path) -> None:
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +152,7 @@ def pcc(clusters_file: str | Path, outdir: str | Path, settings: PccSettings = P
     if not potential.is_file():
         raise FileNotFoundError(f"potential file {potential} does not exist")
     fill = FillSettings(**{**asdict(fill), "pair_style": pair_style_for(potential)})
+    _check_potential(potential, fill.pair_style, list(dict.fromkeys(elements + [insert_element])))
 
     # every grid point of every cluster, skipping boxes that cannot satisfy the cap or the
     # periodic-image condition of pcc-method.md §10 (4) before spending any time on them
