@@ -10,18 +10,14 @@ grade of the training atoms (must be ≤ 1.001) and the template sizes.
 from __future__ import annotations
 
 import os
-import sys
 
-# benchmarks/select.py shadows the stdlib module `select`: drop this folder from the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from eipgs.bootstrap import bootstrap  # noqa: E402
+from eipgs.bootstrap import bootstrap
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 #include "eipgs_styles.h"
 
 #include "fix_cluster_sample.h"
+#include "fix_gcmc_pcc.h"
 #include "fix_mtp_grade.h"
 
 #include "lammps.h"
@@ -21,6 +22,8 @@ const std::vector<FixStyle> &fix_styles()
   static const std::vector<FixStyle> styles = {
       {"mtp/grade", "fix mtp/grade: MLIP-3 extrapolation grades of an MTP active set", &create_fix<FixMtpGrade>},
       {"cluster/sample", "fix cluster/sample: non-periodic clusters around high-grade atoms", &create_fix<FixClusterSample>},
+      {"gcmc/pcc", "fix gcmc/pcc: grand-canonical filling of a periodic cell around a frozen core",
+       &create_fix<FixGcmcPcc>},
   };
   return styles;
 }

@@ -305,6 +305,27 @@ int FixClusterSample::setmask()
   return END_OF_STEP;
 }
 
+/* ----------------------------------------------------------------------
+   ref must name a per-atom vector (no index) or one column of a per-atom array
+------------------------------------------------------------------------- */
+
+void FixClusterSample::check_peratom_ref(const char *kind, const char *prefix, const char *style,
+                                         int peratom_flag, int ncols)
+{
+  if (!peratom_flag)
+    error->all(FLERR, "Fix cluster/sample: {} '{}' (style {}) in ref '{}' does not compute per-atom values",
+               kind, ref_id, style, ref_text);
+  if (ref_index == 0 && ncols != 0)
+    error->all(FLERR, "Fix cluster/sample: {} '{}' computes a per-atom array; use {}[k] with k in 1..{}",
+               kind, ref_id, ref_text, ncols);
+  if (ref_index > 0 && ncols == 0)
+    error->all(FLERR, "Fix cluster/sample: {} '{}' computes a per-atom vector; use {}{} without an index",
+               kind, ref_id, prefix, ref_id);
+  if (ref_index > ncols)
+    error->all(FLERR, "Fix cluster/sample: ref '{}' column {} is beyond the {} columns of {} '{}'", ref_text,
+               ref_index, ncols, kind, ref_id);
+}
+
 /* ---------------------------------------------------------------------- */
 
 void FixClusterSample::init()
@@ -312,33 +333,11 @@ void FixClusterSample::init()
   if (ref_kind == REF_COMPUTE) {
     Compute *c = modify->get_compute_by_id(ref_id);
     if (!c) error->all(FLERR, "Fix cluster/sample: compute ID '{}' does not exist", ref_id);
-    if (!c->peratom_flag)
-      error->all(FLERR, "Fix cluster/sample: compute '{}' (style {}) in ref '{}' does not compute per-atom values",
-                 ref_id, c->style, ref_text);
-    if (ref_index == 0 && c->size_peratom_cols != 0)
-      error->all(FLERR, "Fix cluster/sample: compute '{}' computes a per-atom array; use {}[k] with k in 1..{}",
-                 ref_id, ref_text, c->size_peratom_cols);
-    if (ref_index > 0 && c->size_peratom_cols == 0)
-      error->all(FLERR, "Fix cluster/sample: compute '{}' computes a per-atom vector; use c_{} without an index",
-                 ref_id, ref_id);
-    if (ref_index > c->size_peratom_cols)
-      error->all(FLERR, "Fix cluster/sample: ref '{}' column {} is beyond the {} columns of compute '{}'",
-                 ref_text, ref_index, c->size_peratom_cols, ref_id);
+    check_peratom_ref("compute", "c_", c->style, c->peratom_flag, c->size_peratom_cols);
   } else if (ref_kind == REF_FIX) {
     Fix *f = modify->get_fix_by_id(ref_id);
     if (!f) error->all(FLERR, "Fix cluster/sample: fix ID '{}' does not exist", ref_id);
-    if (!f->peratom_flag)
-      error->all(FLERR, "Fix cluster/sample: fix '{}' (style {}) in ref '{}' does not compute per-atom values",
-                 ref_id, f->style, ref_text);
-    if (ref_index == 0 && f->size_peratom_cols != 0)
-      error->all(FLERR, "Fix cluster/sample: fix '{}' computes a per-atom array; use {}[k] with k in 1..{}",
-                 ref_id, ref_text, f->size_peratom_cols);
-    if (ref_index > 0 && f->size_peratom_cols == 0)
-      error->all(FLERR, "Fix cluster/sample: fix '{}' computes a per-atom vector; use f_{} without an index",
-                 ref_id, ref_id);
-    if (ref_index > f->size_peratom_cols)
-      error->all(FLERR, "Fix cluster/sample: ref '{}' column {} is beyond the {} columns of fix '{}'",
-                 ref_text, ref_index, f->size_peratom_cols, ref_id);
+    check_peratom_ref("fix", "f_", f->style, f->peratom_flag, f->size_peratom_cols);
     if (f->peratom_freq <= 0 || sample_every % f->peratom_freq)
       error->all(FLERR,
                  "Fix cluster/sample: N = {} is not a multiple of the per-atom output frequency {} "

@@ -36,6 +36,8 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   void unpack_forward_comm(int, int, double *) override;
 
  private:
+  void check_peratom_ref(const char *kind, const char *prefix, const char *style, int peratom_flag,
+                         int ncols);
   enum RefKind { REF_COMPUTE, REF_FIX, REF_VARIABLE };
   enum Format { FORMAT_EXTXYZ, FORMAT_CFG };
 

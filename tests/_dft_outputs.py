@@ -91,7 +91,7 @@ def write_outcar(path: Path, atoms: Atoms, *, free_energy: float, sigma0_energy:
         out.append(f"   POTCAR:    PAW_PBE {s}_sv 04Sep2015")
     for s in species:
         out.append(f"   POTCAR:    PAW_PBE {s}_sv 04Sep2015")
-    out += [f"   ions per type =  " + "  ".join(str(c) for c in counts),
+    out += ["   ions per type =  " + "  ".join(str(c) for c in counts),
             f"   NELM   =     {nelm};   NELMIN=  2; NELMDL=  -5     # of ELM steps",
             "   ISPIN  =      1    spin polarized calculation?",
             f"   k-points           NKPTS =      1   k-points in BZ     NKDIM =      1   number of bands    NBANDS=     {8 * len(atoms)}",

@@ -6,7 +6,6 @@ the same deck on 1 and 2 MPI ranks, and the fix's own per-atom output for self-c
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from conftest import lmp_executable, run_mpi

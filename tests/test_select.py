@@ -156,7 +156,6 @@ def test_selection_equals_brute_force_greedy(tiny, batch_size):
     # The written active set: A·Sᵀ = I, links point at stored configurations owning those rows.
     aset = sel.active_set
     assert aset.inverse_error() < 1e-8
-    rows = {tuple(np.round(r, 10)) for r in aset.A}
     for r, (c, e) in enumerate(aset.links):
         if c < 0:
             continue

@@ -45,16 +45,19 @@ def _plugin_candidates() -> list[Path]:
     return candidates
 
 
-def get_plugin_path() -> Path:
-    """Absolute path of the built eipgsplugin.so (``EIPGS_PLUGIN`` overrides)."""
-    candidates = _plugin_candidates()
+def _first_existing(candidates: list[Path], name: str, env: str) -> Path:
     for path in candidates:
         if path.is_file():
             return path.resolve()
     raise PluginNotFoundError(
-        f"{PLUGIN_NAME} not found (looked in: {', '.join(str(c) for c in candidates)}). "
-        "Build and install it with `make setup` or `pip install .`, or set EIPGS_PLUGIN."
+        f"{name} not found (looked in: {', '.join(str(c) for c in candidates)}). "
+        f"Build and install it with `make setup` or `pip install .`, or set {env}."
     )
+
+
+def get_plugin_path() -> Path:
+    """Absolute path of the built eipgsplugin.so (``EIPGS_PLUGIN`` overrides)."""
+    return _first_existing(_plugin_candidates(), PLUGIN_NAME, "EIPGS_PLUGIN")
 
 
 CORE_CHECK_NAME = "eipgs-core-check"
@@ -72,13 +75,7 @@ def get_core_check_path() -> Path:
         candidates.append(Path(override))
     for plugin in _plugin_candidates():
         candidates.append(plugin.parent / "bin" / CORE_CHECK_NAME)
-    for path in candidates:
-        if path.is_file():
-            return path.resolve()
-    raise PluginNotFoundError(
-        f"{CORE_CHECK_NAME} not found (looked in: {', '.join(str(c) for c in candidates)}). "
-        "Build and install it with `make setup` or `pip install .`, or set EIPGS_CORE_CHECK."
-    )
+    return _first_existing(candidates, CORE_CHECK_NAME, "EIPGS_CORE_CHECK")
 
 
 def get_plugin_dir() -> str:

@@ -1,6 +1,6 @@
 """`eipgs select` throughput (neighbourhoods/s) and peak memory on a large candidate pool (issue 6).
 
-Usage: python benchmarks/select.py [--pool 1000000] [--memory-mb 512] [--atoms 128] [--reference ../shared/reference]
+Usage: python benchmarks/select_pool.py [--pool 1000000] [--memory-mb 512] [--atoms 128] [--reference ../shared/reference]
 
 Potential: W-mlip3-basic.almtp (m = 125); training set: its 52 stored active-set configurations.
 Candidates: bcc W 4×4×4 cells (128 atoms) with Gaussian displacements of σ = 0.02 … 0.25 Å and ±3 %
@@ -14,27 +14,22 @@ The timed call uses the wall clock; on a shared machine compare runs made back t
 
 from __future__ import annotations
 
-import os
-import sys
 
-# This file is named like the stdlib module `select`; drop its folder from the import path first.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+import argparse
+import platform
+import resource
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
+from ase.build import bulk
 
-import numpy as np  # noqa: E402
-from ase.build import bulk  # noqa: E402
-
-from eipgs.io.almtp import read_almtp  # noqa: E402
-from eipgs.io.cfg import write_cfg  # noqa: E402
-from eipgs.mtp import MTPEvaluator, evaluate_configuration  # noqa: E402
-from eipgs.select import select  # noqa: E402
+from eipgs.io.almtp import read_almtp
+from eipgs.io.cfg import write_cfg
+from eipgs.mtp import MTPEvaluator, evaluate_configuration
+from eipgs.select import select
 
 HERE = Path(__file__).resolve().parent
 
