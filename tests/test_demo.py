@@ -88,7 +88,7 @@ def test_demo_dft_report_summary(small_demo):
             assert (folder / name).is_file(), folder / name
         counts = (folder / "POSCAR").read_text().splitlines()[6].split()
         assert sum(map(int, counts)) == len(cluster)
-    for name in ("gamma_histogram.png", "gamma_max_vs_step.png", "pca_descriptors.png"):
+    for name in ("gamma_histogram.png", "gamma_max_vs_step.png", "pca_descriptors.png", "pcc_energy.png"):
         png = out / "report" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     summary = (out / "SUMMARY.md").read_text()
@@ -98,15 +98,10 @@ def test_demo_dft_report_summary(small_demo):
 
 
 def test_demo_cells(small_demo):
-    """With eipgs pcc installed: the interior cluster of highest γ (the interstitial's) becomes a periodic cell of at
-    most 140 atoms whose centre keeps its neighbourhood; without it the stage says it was skipped."""
+    """The interior cluster of highest γ (the interstitial's) becomes a periodic cell of at most 140 atoms whose
+    centre keeps its neighbourhood."""
     out, r = small_demo
     c = r["cells"]
-    try:
-        import eipgs.pcc  # noqa: F401
-    except ImportError:
-        assert c["cells"] == 0 and "not part of this installation" in c["skipped"]
-        pytest.skip("eipgs.pcc not installed: the cells stage is skipped")
     assert c["tried"] == 1 and c["cells"] == 1
     row = c["rows"][0]
     clusters = read(out / "clusters.extxyz", ":")

@@ -310,11 +310,8 @@ def stage_cells(ctx: DemoContext) -> dict:
     if outdir.exists():  # a cell of a previous run may belong to a cluster this run did not write
         shutil.rmtree(outdir)
     ctx.path("clusters_for_cells.extxyz").unlink(missing_ok=True)
-    try:
-        from eipgs.pcc import PccSettings, pcc
-    except ImportError:
-        return {"wall_s": 0.0, "skipped": "eipgs pcc (fix gcmc/pcc) is not part of this installation yet",
-                "cells": 0, "cell_files": [], "files": []}
+    from eipgs.pcc import PccSettings, pcc
+
     clusters_file = ctx.path("clusters.extxyz")
     clusters = read(clusters_file, ":") if clusters_file.stat().st_size else []
     if not clusters or ctx.cells < 1:
@@ -330,7 +327,7 @@ def stage_cells(ctx: DemoContext) -> dict:
     chosen = ctx.path("clusters_for_cells.extxyz")
     write(chosen, [clusters[k] for k in order], format="extxyz")
     start = time.perf_counter()
-    settings = PccSettings(potential=ctx.results["potential"]["potential"].resolve(), repeats=1,
+    settings = PccSettings(potential=ctx.results["potential"]["potential"].resolve(),
                            jobs=max(ctx.nprocs, 1), seed=1)
     rows = pcc(chosen, outdir, settings, progress=False)
     for row, k in zip(rows, order):

@@ -321,7 +321,8 @@ def report(
         pts = []
         for atoms in ds.images:
             results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
-            e = results.get("energy", atoms.info.get("energy"))
+            # `eipgs pcc` cells carry their EAM energy as info["pe"] (eV), DFT results as calc energy
+            e = results.get("energy", atoms.info.get("energy", atoms.info.get("pe")))
             if e is not None and len(atoms):
                 pts.append((len(atoms), float(e) / len(atoms)))
         if pts:
