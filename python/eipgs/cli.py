@@ -84,6 +84,7 @@ def _float_list(text: str) -> tuple[float, ...]:
 
 def _cmd_pcc(args: argparse.Namespace) -> int:
     from eipgs.pcc import FillSettings, PccSettings, pcc
+    from eipgs.pcc.driver import mpi_world
 
     fill = FillSettings(
         temperature=args.temperature, mu=args.mu, cutoff=args.cutoff, overlap=args.overlap,
@@ -96,7 +97,9 @@ def _cmd_pcc(args: argparse.Namespace) -> int:
     )
     rows = pcc(args.clusters, args.outdir, settings, progress=not args.quiet)
     ok = sum(1 for r in rows if r["status"] == "ok")
-    print(f"{ok}/{len(rows)} clusters reconstructed; cells and summary.csv in {args.outdir}")
+    world = mpi_world()
+    if world is None or world.Get_rank() == 0:  # under mpirun every rank returns the same rows
+        print(f"{ok}/{len(rows)} clusters reconstructed; cells and summary.csv in {args.outdir}")
     return 0 if ok == len(rows) else 2
 
 

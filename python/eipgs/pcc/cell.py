@@ -78,8 +78,12 @@ def fill_box(
     insert_element: str,
     seed: int,
     settings: FillSettings = FillSettings(),
+    comm=None,
 ) -> BoxResult:
-    """Run one box; `core` has the centre first, at the origin (see cluster.cut_core)."""
+    """Run one box; `core` has the centre first, at the origin (see cluster.cut_core).
+
+    `comm`: mpi4py communicator of the LAMMPS instance (None: MPI_COMM_WORLD, see eipgs.lmp.create_lammps).
+    """
     from eipgs.lmp import create_lammps, run
 
     start = time.perf_counter()
@@ -91,7 +95,7 @@ def fill_box(
     box = np.array(lengths)
     x = core.positions + box / 2
 
-    lmp = create_lammps()
+    lmp = create_lammps(comm=comm)
     try:
         run(lmp, ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p"])
         run(lmp, "region box block 0 {!r} 0 {!r} 0 {!r} units box".format(*lengths))

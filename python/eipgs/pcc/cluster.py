@@ -32,7 +32,9 @@ def read_clusters(path: str | Path, cfg_elements: list[str] | None = None) -> li
     elif suffix in (".extxyz", ".xyz"):
         from ase.io import read
 
-        clusters = read(path, index=":", format="extxyz")
+        # parallel=False: under mpirun ASE would otherwise read on rank 0 and broadcast through
+        # COMM_WORLD, a collective that only the rank preparing the job enters
+        clusters = read(path, index=":", format="extxyz", parallel=False)
     else:
         raise ValueError(f"{path}: unknown cluster format {suffix!r}; use .extxyz or .cfg")
     if not clusters:

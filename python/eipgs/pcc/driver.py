@@ -83,12 +83,12 @@ def _seed(base: int, *keys: int) -> int:
     return int(state % 2_000_000_000) + 1
 
 
-def _run_task(task: dict) -> tuple[int, int, BoxResult]:
+def _run_task(task: dict, comm=None) -> tuple[int, int, BoxResult]:
     from eipgs.lmp import LammpsError
 
     try:
         result = fill_box(task["core"], task["lengths"], task["potential"], task["insert_element"], task["seed"],
-                          task["fill"])
+                          task["fill"], comm=comm)
     except LammpsError as exc:
         # one failing box (e.g. lost atoms in a pathological cell) must not end the whole job;
         # it is reported in boxes.csv and cannot be selected
@@ -96,11 +96,11 @@ def _run_task(task: dict) -> tuple[int, int, BoxResult]:
     return task["cluster"], task["point"], result
 
 
-def _check_potential(potential: Path, pair_style: str, elements: list[str]) -> None:
+def _check_potential(potential: Path, pair_style: str, elements: list[str], comm=None) -> None:
     """Fail early, with LAMMPS's message, when the potential file lacks an element (not once per box)."""
     from eipgs.lmp import LammpsError, create_lammps, run
 
-    lmp = create_lammps()
+    lmp = create_lammps(comm=comm)
     try:
         run(lmp, ["units metal", "region b block 0 10 0 10 0 10", f"create_box {len(elements)} b",
                   f"pair_style {pair_style}", f"pair_coeff * * {potential} {' '.join(elements)}"])
@@ -120,11 +120,52 @@ def _check_writable(outdir: Path) -> None:
         raise RuntimeError(f"output folder {outdir} is not writable ({exc.strerror}); choose another -o") from exc
 
 
-def pcc(clusters_file: str | Path, outdir: str | Path, settings: PccSettings = PccSettings(), progress: bool = True) -> list[dict]:
-    """Reconstruct every cluster of `clusters_file` into a periodic cell; returns the summary rows."""
-    from tqdm import tqdm
+def mpi_world():
+    """mpi4py's COMM_WORLD when this process is one of several MPI ranks (mpirun/mpiexec), else None.
 
-    clusters_file, outdir = Path(clusters_file), Path(outdir)
+    mpi4py is optional: without it, or on a single rank, `pcc` runs exactly as a plain process.
+    """
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
+
+
+def _on_root(world, func):
+    """func() on rank 0 alone (it writes files, starts LAMMPS); every rank returns its result or raises its error.
+
+    Errors travel as (class, message): every rank raises, so no rank is left waiting in a collective.
+    """
+    result, error, original = None, None, None
+    if world.Get_rank() == 0:
+        try:
+            result = func()
+        except Exception as exc:  # noqa: BLE001 (re-raised below, on every rank)
+            original = exc
+            kind = next(k for k in (FileNotFoundError, ValueError, RuntimeError, Exception) if isinstance(exc, k))
+            error = (kind.__name__, str(exc))
+    result, error = world.bcast((result, error), root=0)
+    if original is not None:
+        raise original
+    if error is not None:
+        raise {"FileNotFoundError": FileNotFoundError, "ValueError": ValueError}.get(error[0], RuntimeError)(error[1])
+    return result
+
+
+@dataclass
+class _Job:
+    """Everything the clusters need before any box runs (prepared once, on rank 0 under MPI)."""
+
+    sources: list
+    centers: list
+    cores: list
+    grids: list
+    tasks: list
+    skipped: dict
+
+
+def _prepare(clusters_file: Path, outdir: Path, settings: PccSettings, comm=None) -> _Job:
     _check_writable(outdir)
     fill = settings.fill
     sources = read_clusters(clusters_file, list(settings.cfg_elements))
@@ -152,7 +193,7 @@ def pcc(clusters_file: str | Path, outdir: str | Path, settings: PccSettings = P
     if not potential.is_file():
         raise FileNotFoundError(f"potential file {potential} does not exist")
     fill = FillSettings(**{**asdict(fill), "pair_style": pair_style_for(potential)})
-    _check_potential(potential, fill.pair_style, list(dict.fromkeys(elements + [insert_element])))
+    _check_potential(potential, fill.pair_style, list(dict.fromkeys(elements + [insert_element])), comm)
 
     # every grid point of every cluster, skipping boxes that cannot satisfy the cap or the
     # periodic-image condition of pcc-method.md §10 (4) before spending any time on them
@@ -173,24 +214,81 @@ def pcc(clusters_file: str | Path, outdir: str | Path, settings: PccSettings = P
             for r in range(settings.repeats):
                 tasks.append(dict(cluster=i, point=j, core=core, lengths=lengths, potential=potential,
                                   insert_element=insert_element, seed=_seed(settings.seed, i, j, r), fill=fill))
+    return _Job(sources, centers, cores, grids, tasks, skipped)
 
-    results: dict[int, list[tuple[int, BoxResult]]] = {i: [] for i in range(len(cores))}
-    remaining = {i: sum(1 for t in tasks if t["cluster"] == i) for i in range(len(cores))}
+
+def pcc(clusters_file: str | Path, outdir: str | Path, settings: PccSettings = PccSettings(), progress: bool = True) -> list[dict]:
+    """Reconstruct every cluster of `clusters_file` into a periodic cell; returns the summary rows.
+
+    Under mpirun/mpiexec (mpi4py installed, more than one rank) the clusters are dealt round-robin
+    over the ranks, each rank running its own single-process LAMMPS instances; rank 0 writes the
+    tables and every rank returns the complete rows.
+    """
+    from tqdm import tqdm
+
+    clusters_file, outdir = Path(clusters_file), Path(outdir)
+    world = mpi_world()
+    if world is None:
+        job = _prepare(clusters_file, outdir, settings)
+        mine = list(range(len(job.cores)))
+        bar = tqdm(total=len(mine), desc="pcc clusters", unit="cluster", disable=not progress)
+        rows, box_rows = _run_clusters(job, mine, settings, clusters_file, outdir, bar)
+        bar.close()
+        _write_tables(outdir, rows, box_rows)
+        return sorted(rows, key=lambda r: r["cluster"])
+
+    from mpi4py import MPI
+
+    rank, size = world.Get_rank(), world.Get_size()
+    if settings.jobs > 1:
+        raise ValueError(f"-j {settings.jobs} cannot be combined with an MPI launch ({size} ranks): the ranks "
+                         "already run clusters in parallel; drop -j, or run without mpirun")
+    job = _on_root(world, lambda: _prepare(clusters_file, outdir, settings, MPI.COMM_SELF))
+    # deterministic round-robin share; seeds depend on (cluster, box, repeat) only, so the cells are
+    # those of a 1-process run whatever the rank count
+    mine = list(range(rank, len(job.cores), size))
+    bar = tqdm(total=len(mine), desc=f"pcc clusters (rank 0 of {size} ranks)", unit="cluster",
+               disable=not progress or rank != 0)
+    rows, box_rows, error = [], [], None
+    try:
+        rows, box_rows = _run_clusters(job, mine, settings, clusters_file, outdir, bar, MPI.COMM_SELF)
+    except Exception as exc:  # noqa: BLE001 (reported by rank 0 below; a rank must not skip the gather)
+        error = f"rank {rank}: {type(exc).__name__}: {exc}"
+    bar.close()
+    parts = world.gather((rows, box_rows, error), root=0)
+
+    def write() -> list[dict]:
+        errors = [p[2] for p in parts if p[2]]
+        if errors:
+            raise RuntimeError("; ".join(errors))
+        all_rows = [r for p in parts for r in p[0]]
+        _write_tables(outdir, all_rows, [r for p in parts for r in p[1]])
+        return sorted(all_rows, key=lambda r: r["cluster"])
+
+    return _on_root(world, write)
+
+
+def _run_clusters(job: _Job, mine: list[int], settings: PccSettings, clusters_file: Path, outdir: Path, bar,
+                  comm=None) -> tuple[list[dict], list[dict]]:
+    """Run every box of the clusters `mine`; write their cells and plots; return (summary rows, box rows)."""
+    wanted = set(mine)
+    tasks = [t for t in job.tasks if t["cluster"] in wanted]
+    results: dict[int, list[tuple[int, BoxResult]]] = {i: [] for i in mine}
+    remaining = {i: sum(1 for t in tasks if t["cluster"] == i) for i in mine}
     rows: list[dict] = []
     box_rows: list[dict] = []
-    bar = tqdm(total=len(cores), desc="pcc clusters", unit="cluster", disable=not progress)
 
     def finish_cluster(i: int) -> None:
-        rows.append(_finish(i, sources[i], centers[i], cores[i], grids[i], results[i], skipped, settings,
-                            clusters_file, outdir, box_rows))
+        rows.append(_finish(i, job.sources[i], job.centers[i], job.cores[i], job.grids[i], results[i], job.skipped,
+                            settings, clusters_file, outdir, box_rows))
         bar.update(1)
 
-    for i in range(len(cores)):
+    for i in mine:
         if remaining[i] == 0:
             finish_cluster(i)
     if settings.jobs <= 1:
         for task in tasks:
-            i, j, res = _run_task(task)
+            i, j, res = _run_task(task, comm)
             results[i].append((j, res))
             remaining[i] -= 1
             if remaining[i] == 0:
@@ -205,12 +303,14 @@ def pcc(clusters_file: str | Path, outdir: str | Path, settings: PccSettings = P
                 remaining[i] -= 1
                 if remaining[i] == 0:
                     finish_cluster(i)
-    bar.close()
-    rows.sort(key=lambda r: r["cluster"])
-    box_rows.sort(key=lambda r: (r["cluster"], r["grid_point"], r["seed"]))
+    return rows, box_rows
+
+
+def _write_tables(outdir: Path, rows: list[dict], box_rows: list[dict]) -> None:
+    rows = sorted(rows, key=lambda r: r["cluster"])
+    box_rows = sorted(box_rows, key=lambda r: (r["cluster"], r["grid_point"], r["seed"]))
     _write_csv(outdir / "summary.csv", rows)
     _write_csv(outdir / "boxes.csv", box_rows)
-    return rows
 
 
 def _validate(res: BoxResult, source: Atoms, source_center: int, fill: FillSettings) -> dict:
@@ -276,7 +376,7 @@ def _finish(i, source, center, core, grid, boxes, skipped, settings, clusters_fi
     from ase.io import write
 
     path = outdir / f"cluster_{i:04d}.extxyz"
-    write(path, atoms, format="extxyz")
+    write(path, atoms, format="extxyz", parallel=False)  # ASE's default writes on MPI rank 0 only
     summary.update(
         status="ok", file=path.name, n_atoms=len(atoms), n_inserted=res.n_inserted, pe=res.pe,
         pe_per_atom=res.pe_per_atom, pressure_gpa=res.pressure_gpa,
