@@ -850,18 +850,15 @@ std::string FixClusterSample::element_of(int itype) const
 ------------------------------------------------------------------------- */
 
 namespace {
-void source_cell(Domain *domain, double cell[3][3])
+// Lattice vectors a, b, c one after the other, like the extxyz Lattice key: ASE (3.23+) reads
+// info['source_cell'] as 9 numbers, and .reshape(3, 3) gives the vectors as rows. LAMMPS restricted
+// triclinic: a = (xprd,0,0), b = (xy,yprd,0), c = (xz,yz,zprd).
+std::string source_cell_text(const Domain *domain)
 {
-  // LAMMPS restricted triclinic: a = (xprd,0,0), b = (xy,yprd,0), c = (xz,yz,zprd).
-  cell[0][0] = domain->xprd;
-  cell[0][1] = 0.0;
-  cell[0][2] = 0.0;
-  cell[1][0] = domain->xy;
-  cell[1][1] = domain->yprd;
-  cell[1][2] = 0.0;
-  cell[2][0] = domain->xz;
-  cell[2][1] = domain->yz;
-  cell[2][2] = domain->zprd;
+  const double cell[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0, domain->xz, domain->yz, domain->zprd};
+  std::string text;
+  for (double value : cell) text += (text.empty() ? "" : " ") + ffmt(value);
+  return text;
 }
 }    // namespace
 
@@ -871,13 +868,7 @@ void source_cell(Domain *domain, double cell[3][3])
 
 void FixClusterSample::write_extxyz(const Centre &c, const std::vector<ClusterAtom> &atoms)
 {
-  double cell[3][3];
-  source_cell(domain, cell);
-  // Lattice vectors a, b, c one after the other, like the extxyz Lattice key: ASE (3.23+) reads
-  // info['source_cell'] as 9 numbers, and .reshape(3, 3) gives the vectors as rows.
-  std::string cellstr;
-  for (int row = 0; row < 3; ++row)
-    for (int col = 0; col < 3; ++col) cellstr += (cellstr.empty() ? "" : " ") + ffmt(cell[row][col]);
+  const std::string cellstr = source_cell_text(domain);
   const char *pbcs[2] = {"F", "T"};
   std::string text = fmt::format("{}\n", atoms.size());
   text += "Properties=species:S:1:pos:R:3:id:I:1:type:I:1:core:L:1";
@@ -904,11 +895,7 @@ void FixClusterSample::write_extxyz(const Centre &c, const std::vector<ClusterAt
 
 void FixClusterSample::write_cfg(const Centre &c, const std::vector<ClusterAtom> &atoms)
 {
-  double cell[3][3];
-  source_cell(domain, cell);
-  std::string cellstr;
-  for (int row = 0; row < 3; ++row)
-    for (int col = 0; col < 3; ++col) cellstr += (cellstr.empty() ? "" : " ") + ffmt(cell[row][col]);
+  const std::string cellstr = source_cell_text(domain);
   const char *pbcs[2] = {"F", "T"};
 
   std::string text = "BEGIN_CFG\n Size\n";
