@@ -64,7 +64,7 @@ std::string read_file_everywhere(LAMMPS *lmp, const std::string &path)
 
 FixMtpGrade::FixMtpGrade(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), select_threshold(2.0), break_threshold(0.0), break_error(0),
-    cutoff_mtp(0.0), custom_cutoff(false), list(nullptr), gamma(nullptr), max_gamma(0.0),
+    cutoff_mtp(0.0), list(nullptr), gamma(nullptr), max_gamma(0.0),
     count_selected(0.0), count_graded(0.0), max_tag(0.0), forced_timeout(false),
     evaluated(false), n_evaluations(0), n_graded_total(0), run_max_gamma(0.0), run_max_tag(0.0),
     run_max_step(0), time_spent(0.0)
@@ -199,12 +199,7 @@ void FixMtpGrade::init()
   const double skin = neighbor->skin;
   const double need = cutoff_mtp + skin;
   double cutghost = comm->cutghostuser;
-  if (force->pair) {
-    cutghost = std::max(force->pair->cutforce + skin, cutghost);
-    custom_cutoff = cutoff_mtp > force->pair->cutforce;
-  } else {
-    custom_cutoff = true;
-  }
+  if (force->pair) cutghost = std::max(force->pair->cutforce + skin, cutghost);
   if (need > cutghost)
     error->all(FLERR,
                "Fix mtp/grade: the MTP cutoff {} + neighbor skin {} = {} exceeds the "
@@ -212,8 +207,10 @@ void FixMtpGrade::init()
                cutoff_mtp, skin, need, cutghost,
                force->pair ? " (pair cutoff + skin)" : " (no pair style)", need);
 
+  // Always our own cutoff: without it the list uses each type pair's pair cutoff + skin, and a
+  // pair of types with a short (or zero) pair cutoff would silently lose MTP neighbours.
   auto *req = neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_OCCASIONAL);
-  if (custom_cutoff) req->set_cutoff(need);
+  req->set_cutoff(need);
 }
 
 void FixMtpGrade::init_list(int, NeighList *ptr)

@@ -82,7 +82,6 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
   double select_threshold, break_threshold;
   int break_error;
   double cutoff_mtp;
-  bool custom_cutoff;
   LAMMPS_NS::NeighList *list;
 
   double *gamma;    // per-atom output (vector_atom)

@@ -474,6 +474,26 @@ def test_atoms_created_during_a_run_start_at_zero(lmp, reference):
     assert all(gam[i] > 0.0 for i in before)
 
 
+def test_short_cutoff_for_one_type_pair(lmp, reference):
+    """A type pair whose pair cutoff + skin is below the MTP cutoff must not lose MTP neighbours.
+
+    Without its own list cutoff the occasional list would be built with per-type-pair cutoffs
+    (here 3.0 + 0.3 Å for 1-2), silently dropping 1-2 neighbours between 3.3 and 5 Å.
+    """
+    from eipgs.lmp import run
+
+    run(
+        lmp,
+        ["units metal", "atom_style atomic", "boundary p p p",
+         f"read_data {reference / 'grades' / 'v1.data'} extra/atom/types 1",
+         "mass 2 183.84", "group odd id 1:1024:2", "set group odd type 2",
+         "pair_style lj/cut 5.5", "pair_coeff * * 0.0 1.0", "pair_coeff 1 2 0.0 1.0 3.0",
+         "neighbor 0.3 bin",
+         f"fix g all mtp/grade 10 {reference / W_POT} species 0 0", "run 0"],
+    )
+    assert_matches_reference(graded(lmp), reference_grades(reference / "grades" / "v1.grades.txt"))
+
+
 def test_hybrid_pair_style(lmp, reference):
     from eipgs.lmp import run
 
