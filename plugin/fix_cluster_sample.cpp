@@ -255,7 +255,15 @@ FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
   int ok = 1;
   std::string why;
   if (comm->me == 0) {
-    if (append) why = scan_existing_file();
+    if (append) {
+      // std::stoll on a malformed value throws: report it like any other unusable file
+      try {
+        why = scan_existing_file();
+      } catch (std::exception &e) {
+        why = fmt::format("cannot continue '{}' with append yes: malformed step/cfg# entry ({})", filename,
+                          e.what());
+      }
+    }
     if (!why.empty()) {
       ok = 0;
     } else {

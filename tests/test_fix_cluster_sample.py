@@ -385,6 +385,17 @@ def test_bad_input_is_a_clear_error(tmp_path, reference, fix, message):
     assert re.search(message, msg), msg
 
 
+@pytest.mark.parametrize("name, text", [
+    ("a.extxyz", "1\nProperties=species:S:1:pos:R:3 pbc=\"F F F\" step=abc center_id=1\nW 0 0 0\n"),
+    ("a.cfg", "BEGIN_CFG\n Size\n    1\n AtomData:  id type cartes_x cartes_y cartes_z\n    1 0 0 0 0\n"
+              " Feature   step\tx\n Feature   center_id\t1\nEND_CFG\n\n"),
+])
+def test_append_to_a_malformed_file_is_a_clear_error(tmp_path, reference, name, text):
+    (tmp_path / name).write_text(text)
+    msg = _error_of(reference, tmp_path, f"fix s all cluster/sample 5 v_r 1.0 5.0 {tmp_path / name} append yes")
+    assert f"cannot continue '{tmp_path / name}' with append yes: malformed" in msg, msg
+
+
 # ------------------------------------------------------------------ with fix mtp/grade
 
 
