@@ -77,6 +77,27 @@ def test_reference_energies_and_weights(w_all, tmp_path):
         atoms_to_dataframe(subset, e0={"Cu": -3.0})
 
 
+def test_merging_a_written_set_keeps_its_weight(w_all, tmp_path):
+    """Read back, a normalised set has mean weight 1 again, so merging it with new structures and
+    normalising once more weighs old and new structures alike (no silent down-weighting)."""
+    old, new = w_all[:4], w_all[4:8]
+    for atoms in old:
+        atoms.arrays["w_forces"] = np.linspace(0.5, 1.0, len(atoms))
+    write_pacemaker(tmp_path / "old.pckl.gzip", old)
+    reread = read_pacemaker(tmp_path / "old.pckl.gzip")
+    assert np.mean([a.info["w_energy"] for a in reread]) == pytest.approx(1.0)
+    assert np.concatenate([a.arrays["w_forces"] for a in reread]).mean() == pytest.approx(1.0)
+    assert reread[0].arrays["w_forces"][-1] / reread[0].arrays["w_forces"][0] == pytest.approx(2.0)
+    for atoms in new:
+        atoms.arrays.pop("w_forces", None)
+        atoms.info.pop("w_energy", None)
+    merged = atoms_to_dataframe([*reread, *new])
+    w_e = merged["w_energy"].to_numpy()
+    np.testing.assert_allclose(w_e, 1.0 / len(w_e))
+    per_atom = [w.mean() for w in merged["w_forces"]]
+    assert np.mean(per_atom[:4]) == pytest.approx(np.mean(per_atom[4:]), rel=1e-12)
+
+
 def test_unknown_columns_survive(w_all, tmp_path):
     subset = [a.copy() for a in w_all[:3]]
     for k, (atoms, src) in enumerate(zip(subset, w_all[:3])):

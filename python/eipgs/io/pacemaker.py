@@ -118,7 +118,29 @@ def read_pacemaker(path: str | os.PathLike) -> list[Atoms]:
             atoms.info[col] = _scalar(row[col])
         atoms.info.setdefault("pacemaker_index", _scalar(index))
         out.append(atoms)
+    _undo_weight_normalisation(out)
     return out
+
+
+def _undo_weight_normalisation(images: list[Atoms]) -> None:
+    """Rescale a file's weights to mean 1 per structure (w_energy) and per atom (w_forces).
+
+    Files we write have both normalised to sum 1 over the set; read back as they are, those tiny
+    weights would make the old structures N times lighter than new ones (weight 1) when the two
+    sets are merged and normalised again. Relative weights inside the file are kept.
+    """
+    w_energy = [a.info["w_energy"] for a in images if "w_energy" in a.info]
+    if w_energy and len(w_energy) == len(images) and sum(w_energy) > 0:
+        scale = len(images) / float(sum(w_energy))
+        for a in images:
+            a.info["w_energy"] = float(a.info["w_energy"]) * scale
+    w_forces = [a.arrays["w_forces"] for a in images if "w_forces" in a.arrays]
+    if w_forces and len(w_forces) == len(images):
+        total = float(sum(w.sum() for w in w_forces))
+        if total > 0:
+            scale = sum(len(w) for w in w_forces) / total
+            for a in images:
+                a.arrays["w_forces"] = a.arrays["w_forces"] * scale
 
 
 def _isnan(value) -> bool:
