@@ -209,3 +209,23 @@ def test_fix_cluster_sample_extxyz(tmp_path):
     assert "type:I:1" in (tmp_path / "again.extxyz").read_text()
     convert(tmp_path / "again.extxyz", tmp_path / "again.cfg")
     assert list(read_structures(tmp_path / "again.cfg")[0].arrays["type"]) == [0, 1, 0]
+
+
+def test_lammps_dump_with_element_column(tmp_path):
+    """A dump's `element` column names the atoms: no --elements needed, and with one the types follow it."""
+    dump = tmp_path / "d.dump"
+    dump.write_text(
+        "ITEM: TIMESTEP\n7\nITEM: NUMBER OF ATOMS\n3\nITEM: BOX BOUNDS pp pp pp\n0 10\n0 10\n0 10\n"
+        "ITEM: ATOMS id element x y z\n1 Ni 0 0 0\n2 Cu 1 1 1\n3 Ni 2 2 2\n"
+    )
+    (only,) = read_structures(dump)
+    assert only.get_chemical_symbols() == ["Ni", "Cu", "Ni"] and "type" not in only.arrays
+    (mapped,) = read_structures(dump, elements=["Cu", "Ni"])
+    assert mapped.arrays["type"].tolist() == [1, 0, 1]
+    with pytest.raises(ValueError, match="d.dump.*not in the type map"):
+        read_structures(dump, elements=["Cu"])
+    typed = tmp_path / "t.dump"
+    typed.write_text(dump.read_text().replace("id element", "id type element").replace("1 Ni", "1 2 Ni")
+                     .replace("2 Cu", "2 1 Cu").replace("3 Ni", "3 1 Ni"))
+    with pytest.raises(ValueError, match="type and element columns disagree"):
+        read_structures(typed, elements=["Cu", "Ni"])

@@ -146,12 +146,24 @@ def _read_lammps(path: Path, fmt: str, elements):
     else:
         images = lmpio.read_lammps_dump(path, elements=elements)
     for atoms in images:
-        types = np.asarray(atoms.arrays["type"], dtype=np.int64)
-        if len(types) and types.min() < 1:
-            raise ValueError(f"{path}: LAMMPS type {types.min()} < 1")
-        # cfg convention everywhere inside eipgs: LAMMPS type t is cfg type t - 1 (mtp-grade.md §9.2).
-        atoms.arrays["type"] = types - 1
-        if elements is None:
+        named = bool(atoms.info.pop("lammps_element_column", False))
+        if "type" in atoms.arrays:
+            types = np.asarray(atoms.arrays["type"], dtype=np.int64)
+            if len(types) and types.min() < 1:
+                raise ValueError(f"{path}: LAMMPS type {types.min()} < 1")
+            # cfg convention everywhere inside eipgs: LAMMPS type t is cfg type t - 1 (mtp-grade.md §9.2).
+            atoms.arrays["type"] = types - 1
+        if named:
+            # A dump `element` column names every atom: keep the symbols; with a map, the types
+            # follow the map (checked against a `type` column when there is one).
+            if elements is not None:
+                file_types = atoms.arrays.get("type")
+                assign_types(atoms, elements, str(path))
+                if file_types is not None and not np.array_equal(file_types, atoms.arrays["type"]):
+                    raise ValueError(
+                        f"{path}: the dump's type and element columns disagree with --elements {','.join(elements)}"
+                    )
+        elif elements is None:
             # The LAMMPS reader may guess elements from Masses; a guess is not a map, so do not keep it.
             atoms.numbers = np.zeros(len(atoms), dtype=int)
         if "timestep" in atoms.info:

@@ -261,7 +261,11 @@ def read_lammps_dump(
         positions = positions[order]
         types = num("type", np.int64)[order] if "type" in colmap else None
         if "element" in colmap:
-            numbers = np.array([atomic_numbers[s] for s in colmap["element"][order].astype(str)])
+            symbols = colmap["element"][order].astype(str)
+            unknown = sorted(set(symbols) - set(atomic_numbers))
+            if unknown:
+                raise LammpsFormatError(f"{src}: element column has unknown symbols {unknown}")
+            numbers = np.array([atomic_numbers[s] for s in symbols])
         else:
             numbers = _symbols_for_types(types, elements, {}, src)
         atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
@@ -280,6 +284,8 @@ def read_lammps_dump(
                     atoms.arrays[c] = colmap[c][order].astype(str)
         atoms.info["timestep"] = timestep
         atoms.info["lammps_origin"] = lo
+        # symbols read from the file itself (not guessed from masses or given by the caller)
+        atoms.info["lammps_element_column"] = "element" in colmap
         frames.append(atoms)
     if isinstance(index, int):
         return [frames[index]]
