@@ -18,7 +18,7 @@ from eipgs.cli import main
 from eipgs.lmp import mpiexec
 from test_pcc import A_W, vacancy_cluster
 
-pytest.importorskip("mpi4py")
+import mpi4py  # noqa: F401  (a dependency: a broken install must fail, not skip)
 
 
 def perfect_cluster(radius: float = 8.0) -> Atoms:

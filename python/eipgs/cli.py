@@ -85,6 +85,7 @@ def _float_list(text: str) -> tuple[float, ...]:
 def _cmd_pcc(args: argparse.Namespace) -> int:
     from eipgs.pcc import FillSettings, PccSettings, pcc
     from eipgs.pcc.driver import mpi_world
+    from eipgs.io.formats import parse_elements
 
     fill = FillSettings(
         temperature=args.temperature, mu=args.mu, cutoff=args.cutoff, overlap=args.overlap,
@@ -93,7 +94,7 @@ def _cmd_pcc(args: argparse.Namespace) -> int:
     settings = PccSettings(
         core_radius=args.core_radius, margins=args.margins, aspect=args.aspect, repeats=args.repeats,
         seed=args.seed, potential=Path(args.potential) if args.potential else None,
-        insert_element=args.element, cfg_elements=tuple(args.cfg_elements or ()), jobs=args.jobs, fill=fill,
+        insert_element=args.element, cfg_elements=tuple(parse_elements(args.cfg_elements) or ()), jobs=args.jobs, fill=fill,
     )
     rows = pcc(args.clusters, args.outdir, settings, progress=not args.quiet)
     ok = sum(1 for r in rows if r["status"] == "ok")
@@ -168,13 +169,14 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     import numpy as np
 
     from eipgs.grade import grade
+    from eipgs.io.formats import parse_elements
 
     configs = grade(
         args.potential,
         args.input,
         args.output,
         species=args.species,
-        elements=args.elements,
+        elements=parse_elements(args.elements),
         fmt=args.format,
         progress=not args.quiet,
     )
@@ -206,7 +208,7 @@ def _add_grade(sub) -> None:
         help="MTP species index (0-based) or NULL for each input type: LAMMPS types 1..N, or cfg types 0.. "
         "(default: LAMMPS type t -> t-1; cfg type t -> position of t among the potential's species labels)",
     )
-    p.add_argument("--elements", nargs="+", metavar="EL", help="chemical symbol of each type (cfg type order / LAMMPS types 1..N)")
+    _elements_arg(p)
     p.add_argument("--format", choices=["cfg", "extxyz", "lammps-data", "lammps-dump"], help="input format (default: from the extension)")
     p.add_argument("--select", type=float, default=2.0, help="report atoms above this grade (default 2.0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
