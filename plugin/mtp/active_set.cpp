@@ -2,6 +2,7 @@
 // mtp-grade.md §3 (grade), §4 (format), §5 (MaxVol).
 
 #include "active_set.h"
+#include "simd_dispatch.h"
 
 // v4d values are only passed between inline functions of this file; the ABI note is moot.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -37,7 +38,7 @@ inline v4d load4(const double *p)
 // st (= S^T, leading dimension ld), then the max |.| per row. The sum over k runs in order
 // 0..m-1 for every element, so a row's result does not depend on which tile or batch it is in
 // (bit-identical on 1 and N ranks).
-__attribute__((target_clones("avx2", "default"))) void tile_max(int m, const double *b0,
+EIPGS_AVX2_CLONES void tile_max(int m, const double *b0,
                                                                 const double *b1, const double *b2,
                                                                 const double *b3, const double *st,
                                                                 int ld, double *gmax)

@@ -1,6 +1,7 @@
 // The MTP text part of an .almtp and the site-energy parameter gradient (mtp-grade.md §1-§2).
 
 #include "mtp_potential.h"
+#include "simd_dispatch.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -416,7 +417,7 @@ void MtpEvaluator::reserve(int n)
 // Structure-of-arrays layout: every per-neighbour quantity is stored as [component][neighbour],
 // so the inner loops run over contiguous neighbours and vectorise. Sums over neighbours use four
 // fixed partial sums; the result depends only on the neighbour order, never on the batch.
-__attribute__((target_clones("avx2", "default"))) double MtpEvaluator::forward(int tc, int n,
+EIPGS_AVX2_CLONES double MtpEvaluator::forward(int tc, int n,
                                                                           const double *rij,
                                                                           const int *sp)
 {
@@ -516,7 +517,7 @@ double MtpEvaluator::energy(int tc, int n, const double *rij, const int *sp)
   return forward(tc, n, rij, sp);
 }
 
-__attribute__((target_clones("avx2", "default"))) double MtpEvaluator::row(int tc, int n,
+EIPGS_AVX2_CLONES double MtpEvaluator::row(int tc, int n,
                                                                       const double *rij,
                                                                       const int *sp, double *b)
 {
