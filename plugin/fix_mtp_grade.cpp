@@ -66,7 +66,7 @@ FixMtpGrade::FixMtpGrade(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), select_threshold(2.0), break_threshold(0.0), break_error(0),
     cutoff_mtp(0.0), list(nullptr), gamma(nullptr), max_gamma(0.0),
     count_selected(0.0), count_graded(0.0), max_tag(0.0), forced_timeout(false),
-    evaluated(false), n_evaluations(0), n_graded_total(0), run_max_gamma(0.0), run_max_tag(0.0),
+    evaluated(false), evaluated_step(-1), n_evaluations(0), n_graded_total(0), run_max_gamma(0.0), run_max_tag(0.0),
     run_max_step(0), time_spent(0.0)
 {
   if (narg < 5)
@@ -283,7 +283,9 @@ int FixMtpGrade::gather_neighbours(int i)
 
 bool FixMtpGrade::neighbourhood_row(int ilocal, double *row)
 {
-  if (!evaluated || !list || ilocal < 0 || ilocal >= atom->nlocal) return false;
+  // the neighbour list is only current on the step it was built (atoms migrate and are sorted)
+  if (!evaluated || evaluated_step != update->ntimestep || !list || ilocal < 0 || ilocal >= atom->nlocal)
+    return false;
   const int tc = type_species[atom->type[ilocal]];
   if (tc < 0) return false;
   const int n = gather_neighbours(ilocal);
@@ -301,6 +303,7 @@ void FixMtpGrade::evaluate(bool apply_break)
   const double t0 = platform::walltime();
   neighbor->build_one(list);
   evaluated = true;
+  evaluated_step = update->ntimestep;
 
   const int nlocal = atom->nlocal;
   const int *mask = atom->mask;

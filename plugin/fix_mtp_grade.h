@@ -90,6 +90,7 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
   double max_tag;
   bool forced_timeout;
   bool evaluated;
+  LAMMPS_NS::bigint evaluated_step;    // step of the last evaluation: rows are valid only on it
 
   // Run statistics for the summary line.
   long long n_evaluations, n_graded_total;
