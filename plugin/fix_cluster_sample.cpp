@@ -2,6 +2,8 @@
 
 #include "fix_cluster_sample.h"
 
+#include "ghost_cutoff.h"
+
 #include "fix_mtp_grade.h"
 #include "mtp/active_set.h"
 
@@ -375,8 +377,7 @@ void FixClusterSample::init()
   // centre now was within radius + skin of it at the last reneighbouring (each moved < skin/2),
   // so the ghost shell must reach radius + skin (lammps-plugin.md §4, ghost-range check).
   // comm->get_comm_cutoff() is still 0 here on the first run: use the formula.
-  double cutghost = comm->cutghostuser;
-  if (force->pair) cutghost = std::max(cutghost, force->pair->cutforce + neighbor->skin);
+  const double cutghost = ghost_cutoff(lmp);
   const double needed = radius + neighbor->skin;
   if (needed > cutghost)
     error->all(FLERR,

@@ -2,6 +2,8 @@
 
 #include "fix_mtp_grade.h"
 
+#include "ghost_cutoff.h"
+
 #include "atom.h"
 #include "comm.h"
 #include "domain.h"
@@ -195,11 +197,10 @@ void FixMtpGrade::init()
     error->all(FLERR, "Fix mtp/grade does not support neighbor style multi; use neighbor ... bin");
 
   // Ghost-range check (lammps-plugin.md §4): the occasional full list reaches R_cut + skin, so
-  // ghosts must exist that far. get_comm_cutoff() is not ready yet here, hence the formula.
+  // ghosts must exist that far.
   const double skin = neighbor->skin;
   const double need = cutoff_mtp + skin;
-  double cutghost = comm->cutghostuser;
-  if (force->pair) cutghost = std::max(force->pair->cutforce + skin, cutghost);
+  const double cutghost = ghost_cutoff(lmp);
   if (need > cutghost)
     error->all(FLERR,
                "Fix mtp/grade: the MTP cutoff {} + neighbor skin {} = {} exceeds the "
