@@ -124,6 +124,19 @@ def run_serial(tmp: Path, text: str) -> subprocess.CompletedProcess:
     return proc
 
 
+def outputs_on_1_and_2_ranks(tmp: Path, text: str, files: tuple[str, ...]) -> dict[int, tuple[bytes, ...]]:
+    """Run the same deck on 1 and 2 MPI ranks in np1/ and np2/; the bytes of `files` from each run."""
+    outputs = {}
+    for n in (1, 2):
+        d = tmp / f"np{n}"
+        d.mkdir()
+        (d / "in.lmp").write_text(text)
+        proc = run_mpi(n, [lmp_executable(), "-in", "in.lmp"], cwd=d)
+        assert f"with {n} MPI tasks" in proc.stdout
+        outputs[n] = tuple((d / name).read_bytes() for name in files)
+    return outputs
+
+
 def frames_by_step(path: Path):
     import ase.io
 
@@ -248,14 +261,7 @@ def test_one_and_two_ranks_write_identical_files(tmp_path, reference, triclinic)
     text = deck(reference, fix, triclinic=triclinic, steps=20)
     text = re.sub(r"lattice.*?create_atoms 1 box", f"read_data {tmp_path / 'start.data'}", text, flags=re.S)
     text = text.replace("displace_atoms", "#displace_atoms")
-    outputs = {}
-    for n in (1, 2):
-        d = tmp_path / f"np{n}"
-        d.mkdir()
-        (d / "in.lmp").write_text(text)
-        proc = run_mpi(n, [lmp_executable(), "-in", "in.lmp"], cwd=d)
-        assert f"with {n} MPI tasks" in proc.stdout
-        outputs[n] = ((d / "clusters.extxyz").read_bytes(), (d / "clusters.cfg").read_bytes())
+    outputs = outputs_on_1_and_2_ranks(tmp_path, text, ("clusters.extxyz", "clusters.cfg"))
     assert outputs[1][0].count(b"center_id=") == 5 * 6
     assert outputs[1] == outputs[2]
 
@@ -581,14 +587,7 @@ def test_update_active_one_and_two_ranks_identical(tmp_path, reference):
     text = text.replace("displace_atoms", "#displace_atoms")
     # split the slab itself between the ranks (not the vacuum): centres live on both
     text = text.replace("read_data", "processors * * 1\nread_data")
-    out = {}
-    for n in (1, 2):
-        d = tmp_path / f"np{n}"
-        d.mkdir()
-        (d / "in.lmp").write_text(text)
-        proc = run_mpi(n, [lmp_executable(), "-in", "in.lmp"], cwd=d)
-        assert f"with {n} MPI tasks" in proc.stdout
-        out[n] = ((d / "c.extxyz").read_bytes(), (d / "next.almtp").read_bytes())
+    out = outputs_on_1_and_2_ranks(tmp_path, text, ("c.extxyz", "next.almtp"))
     assert out[1][0].count(b"center_id=") >= 2
     assert out[1] == out[2]
 
