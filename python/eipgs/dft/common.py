@@ -134,6 +134,15 @@ def folder_names(loaded) -> list[str]:
     return names
 
 
+def new_folder_names(loaded, outdir: Path, force: bool) -> list[str]:
+    """:func:`folder_names`, refusing to overwrite existing folders unless ``force``."""
+    names = folder_names(loaded)
+    clash = [n for n in names if (outdir / n).exists()]
+    if clash and not force:
+        raise ValueError(f"{outdir / clash[0]} already exists ({len(clash)} folders); use --force to overwrite")
+    return names
+
+
 def _stem(path: Path) -> str:
     name = path.name
     for ext in (".pckl.gzip", ".pkl.gz", ".extxyz", ".xyz", ".cfg", ".data", ".lmp", ".dump", ".lammpstrj", ".vasp"):

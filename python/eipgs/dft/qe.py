@@ -18,7 +18,7 @@ from eipgs.dft.common import (
     KSPACING_DEFAULT,
     VACUUM_DEFAULT,
     build_meta,
-    folder_names,
+    new_folder_names,
     kpoint_mesh,
     load_inputs,
     prepare_structure,
@@ -83,10 +83,7 @@ def dft_qe(
         )
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    names = folder_names(loaded)
-    clash = [n for n in names if (outdir / n).exists()]
-    if clash and not force:
-        raise ValueError(f"{outdir / clash[0]} already exists ({len(clash)} folders); use --force to overwrite")
+    names = new_folder_names(loaded, outdir, force)
     folders = []
     for (path, index, atoms), name in tqdm(list(zip(loaded, names)), desc="QE folders", unit="structure",
                                            disable=len(loaded) < 20):

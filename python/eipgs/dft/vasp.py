@@ -23,7 +23,7 @@ from eipgs.dft.common import (
     VACUUM_DEFAULT,
     DftStructure,
     build_meta,
-    folder_names,
+    new_folder_names,
     kpoint_mesh,
     load_inputs,
     prepare_structure,
@@ -148,10 +148,7 @@ def dft_vasp(
     settings.update(incar or {})
     labels = _potcar_labels(elements, potcar)
     potcar_dir = Path(potcar_dir) if potcar_dir is not None else None
-    names = folder_names(loaded)
-    clash = [n for n in names if (outdir / n).exists()]
-    if clash and not force:
-        raise ValueError(f"{outdir / clash[0]} already exists ({len(clash)} folders); use --force to overwrite")
+    names = new_folder_names(loaded, outdir, force)
 
     from eipgs.io.formats import write_poscar
 
