@@ -25,6 +25,7 @@ __all__ = [
     "prepare_structure",
     "load_inputs",
     "folder_names",
+    "new_folder_names",
     "write_meta",
 ]
 

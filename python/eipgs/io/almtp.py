@@ -76,8 +76,28 @@ class ActiveSetData:
             )
 
 
+class MomentBasisCounts:
+    """N_basic, N_times, N_lin of anything holding the three ``alpha_*`` index arrays (mtp-grade.md §1.1)."""
+
+    alpha_index_basic: np.ndarray
+    alpha_index_times: np.ndarray
+    alpha_moment_mapping: np.ndarray
+
+    @property
+    def n_basic(self) -> int:
+        return int(len(self.alpha_index_basic))
+
+    @property
+    def n_times(self) -> int:
+        return int(len(self.alpha_index_times))
+
+    @property
+    def n_lin(self) -> int:
+        return int(len(self.alpha_moment_mapping))
+
+
 @dataclass
-class MTPPotential:
+class MTPPotential(MomentBasisCounts):
     """An MTP (mtp-grade.md §1) plus, for ``.almtp`` files, its active set.
 
     ``radial_coeffs[tc, to, mu, beta]`` is indexed by *species index* (the position of the label in
@@ -118,18 +138,6 @@ class MTPPotential:
     @property
     def R(self) -> int:
         return self.radial_basis_size
-
-    @property
-    def n_basic(self) -> int:
-        return int(len(self.alpha_index_basic))
-
-    @property
-    def n_times(self) -> int:
-        return int(len(self.alpha_index_times))
-
-    @property
-    def n_lin(self) -> int:
-        return int(len(self.alpha_moment_mapping))
 
     @property
     def n_radial_params(self) -> int:

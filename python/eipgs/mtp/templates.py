@@ -46,6 +46,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from eipgs.io.almtp import MomentBasisCounts
+
 __all__ = [
     "ContractionGraph",
     "BasisFunction",
@@ -300,7 +302,7 @@ class BasisFunction:
 
 
 @dataclass
-class MTPTemplate:
+class MTPTemplate(MomentBasisCounts):
     """An MTP basis in ``.almtp`` form plus the description of every basis function."""
 
     level: int
@@ -312,18 +314,6 @@ class MTPTemplate:
     functions: list[BasisFunction] = field(default_factory=list)
     skipped_graphs: list[ContractionGraph] = field(default_factory=list)
     dependent_dropped: list[str] = field(default_factory=list)
-
-    @property
-    def n_basic(self) -> int:
-        return int(len(self.alpha_index_basic))
-
-    @property
-    def n_times(self) -> int:
-        return int(len(self.alpha_index_times))
-
-    @property
-    def n_lin(self) -> int:
-        return int(len(self.alpha_moment_mapping))
 
     def n_params(self, species_count: int = 1, radial_basis_size: int = 8) -> int:
         """m = C²KR + C + N_lin (mtp-grade.md §1.4)."""
