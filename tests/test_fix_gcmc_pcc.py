@@ -17,8 +17,8 @@ MASS_W = 183.84
 KB, HPLANCK, MVV2E = 8.617343e-5, 4.135667403e-3, 1.0364269e-4
 
 
-def w_potential(reference: Path) -> Path:
-    return reference / "W_Zhou04.eam.alloy"
+def w_potential(generated_reference: Path) -> Path:
+    return generated_reference / "W_Zhou04.eam.alloy"
 
 
 def bcc_core(radius: float, vacancy: bool = True) -> np.ndarray:
@@ -78,13 +78,13 @@ def min_image(d: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def filled(tmp_path_factory, reference):
+def filled(tmp_path_factory, generated_reference):
     """One saturated fill of a 5.5 Å W core (with a vacancy) in a 12 Å box, inspected by several tests."""
     tmp = tmp_path_factory.mktemp("filled")
     core = bcc_core(5.5)
     data = write_data(tmp / "core.data", core, 12.0)
     lmp = create_lammps()
-    run(lmp, setup_commands(data, w_potential(reference)))
+    run(lmp, setup_commands(data, w_potential(generated_reference)))
     before = positions_by_id(lmp)
     run(lmp, FIX.format(seed=4711, rc=5.0, dmin=2.0, nmax=140, k=200))
     run(lmp, "run 5000")
@@ -140,19 +140,19 @@ def test_inserted_atoms_respect_overlap_and_center_exclusion(filled):
     assert d.min() >= 2.0
 
 
-def test_max_atoms_is_respected(tmp_path, reference, lmp):
+def test_max_atoms_is_respected(tmp_path, generated_reference, lmp):
     data = write_data(tmp_path / "core.data", bcc_core(5.5), 12.0)
-    run(lmp, setup_commands(data, w_potential(reference)))
+    run(lmp, setup_commands(data, w_potential(generated_reference)))
     run(lmp, FIX.format(seed=7, rc=5.0, dmin=2.0, nmax=70, k=100))
     run(lmp, "run 3000")
     assert lmp.get_natoms() == 70
     assert lmp.extract_fix("g", 0, 1, 7) == 1.0  # a full cell counts as saturated
 
 
-def test_rejected_insertions_restore_energy_bit_identically(tmp_path, reference, lmp):
+def test_rejected_insertions_restore_energy_bit_identically(tmp_path, generated_reference, lmp):
     """At very low μ no insertion is accepted, and each insert+remove leaves the energy bit-identical."""
     data = write_data(tmp_path / "core.data", bcc_core(5.5), 12.0)
-    run(lmp, setup_commands(data, w_potential(reference)))
+    run(lmp, setup_commands(data, w_potential(generated_reference)))
     run(lmp, "run 0")
     e0 = lmp.get_thermo("pe")
     run(lmp, "fix g inserted gcmc/pcc 1 20 2 99 100.0 -10.0 core core overlap 1.5 translate 0")
@@ -191,20 +191,20 @@ run 20000""",
     assert lmp.extract_fix("g", 0, 1, 3) > 100  # deletions were accepted too
 
 
-def _fill(lmp, data, reference, seed):
-    run(lmp, setup_commands(data, w_potential(reference)))
+def _fill(lmp, data, generated_reference, seed):
+    run(lmp, setup_commands(data, w_potential(generated_reference)))
     run(lmp, FIX.format(seed=seed, rc=5.0, dmin=2.0, nmax=90, k=50))
     run(lmp, "run 400")
     return positions_by_id(lmp)
 
 
-def test_same_seed_same_cell_other_seed_other_cell(tmp_path, reference):
+def test_same_seed_same_cell_other_seed_other_cell(tmp_path, generated_reference):
     data = write_data(tmp_path / "core.data", bcc_core(5.5), 12.0)
     results = []
     for seed in (11, 11, 12):
         lmp = create_lammps()
         try:
-            results.append(_fill(lmp, data, reference, seed))
+            results.append(_fill(lmp, data, generated_reference, seed))
         finally:
             lmp.close()
     (i1, t1, x1), (i2, t2, x2), (i3, t3, x3) = results
@@ -213,9 +213,9 @@ def test_same_seed_same_cell_other_seed_other_cell(tmp_path, reference):
     assert len(i1) != len(i3) or not np.array_equal(x1, x3)
 
 
-def test_one_and_two_mpi_ranks_give_the_same_cell(tmp_path, reference):
+def test_one_and_two_mpi_ranks_give_the_same_cell(tmp_path, generated_reference):
     data = write_data(tmp_path / "core.data", bcc_core(5.5), 12.0)
-    deck = setup_commands(data, w_potential(reference)) + FIX.format(seed=5, rc=5.0, dmin=2.0, nmax=90, k=50)
+    deck = setup_commands(data, w_potential(generated_reference)) + FIX.format(seed=5, rc=5.0, dmin=2.0, nmax=90, k=50)
     deck += "\nrun 400\nwrite_dump all custom cell_${np}.dump id type x y z modify sort id format float %.15g\n"
     (tmp_path / "in.fill").write_text(deck)
     cells = {}
@@ -242,16 +242,16 @@ def test_one_and_two_mpi_ranks_give_the_same_cell(tmp_path, reference):
         ("fix g inserted gcmc/pcc 1 10 2 1 100 0.1 saturate", "keyword saturate needs 1 value"),
     ],
 )
-def test_bad_input_is_a_clear_error(tmp_path, reference, lmp, fix, message):
+def test_bad_input_is_a_clear_error(tmp_path, generated_reference, lmp, fix, message):
     data = write_data(tmp_path / "core.data", bcc_core(3.0), 12.0)
-    run(lmp, setup_commands(data, w_potential(reference)))
+    run(lmp, setup_commands(data, w_potential(generated_reference)))
     with pytest.raises(LammpsError, match=message):
         run(lmp, fix)
 
 
-def test_itype_equal_to_core_type_is_an_error(tmp_path, reference, lmp):
+def test_itype_equal_to_core_type_is_an_error(tmp_path, generated_reference, lmp):
     data = write_data(tmp_path / "core.data", bcc_core(3.0), 12.0)
-    run(lmp, setup_commands(data, w_potential(reference)))
+    run(lmp, setup_commands(data, w_potential(generated_reference)))
     run(lmp, "fix g all gcmc/pcc 1 10 1 1 100 0.1 core core")
     with pytest.raises(LammpsError, match="itype 1 equals the type of atoms in core group core"):
         run(lmp, "run 1")
