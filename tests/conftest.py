@@ -137,7 +137,7 @@ def generated_reference(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(params=[pytest.param("mlip3", marks=pytest.mark.reference), "generated"])
+@pytest.fixture(scope="session", params=[pytest.param("mlip3", marks=pytest.mark.reference), "generated"])
 def mtp_reference(request) -> Path:
     """The reference folder (MLIP-3's grades) or :func:`generated_reference` (NumPy's grades):
     tests taking this run twice, and the generated variant needs nothing outside the repository."""
