@@ -70,7 +70,7 @@ def _write_data(atoms, path: Path, types: "list[int] | None" = None) -> None:
     if np.any(np.abs(cell[[1, 2, 2], [0, 0, 1]]) > 0):
         lines.append(f"{cell[1, 0]:.17g} {cell[2, 0]:.17g} {cell[2, 1]:.17g} xy xz yz")
     lines += ["", "Masses", ""] + [f"{t} {masses[t]}" for t in sorted(masses)] + ["", "Atoms # atomic", ""]
-    lines += [f"{k + 1} {int(t)} {x:.17g} {y:.17g} {z:.17g}" for k, (t, (x, y, z)) in enumerate(zip(types, pos))]
+    lines += [f"{k + 1} {int(t)} {x:.17g} {y:.17g} {z:.17g} 0 0 0" for k, (t, (x, y, z)) in enumerate(zip(types, pos))]
     path.write_text("\n".join(lines) + "\n")
 
 
