@@ -5,7 +5,8 @@ redistribute, so they are not in the repository. Tests that need them take the `
 fixture, which finds the folder through ``EIPGS_REFERENCE_DIR`` or else ``../shared/reference``.
 Such tests are marked ``reference`` automatically; where the data are absent they are skipped
 (and counted in one line at the end of the run), unless ``EIPGS_REQUIRE_REFERENCE=1`` (CI), under
-which absence is a failure. See doc/testing.md.
+which absence is a failure. ``generated_reference`` builds a folder with the same layout from the
+repository alone, and ``mtp_reference`` runs a test on both. See doc/testing.md.
 """
 
 from __future__ import annotations
@@ -144,14 +145,6 @@ def mtp_reference(request) -> Path:
     if request.param == "mlip3":
         return request.getfixturevalue("reference")
     return request.getfixturevalue("generated_reference")
-
-
-@pytest.fixture(scope="session")
-def w_eam(tmp_path_factory) -> Path:
-    """The Zhou04 W setfl file, generated (tests/test_potentials_zhou04.py checks it against NIST's)."""
-    from eipgs.potentials.zhou04 import write_eam_alloy
-
-    return write_eam_alloy(["W"], tmp_path_factory.mktemp("w_eam") / "W_Zhou04.eam.alloy")
 
 
 def pytest_collection_modifyitems(config, items):

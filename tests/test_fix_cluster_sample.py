@@ -249,6 +249,7 @@ def test_max_total_and_global_vector(tmp_path, generated_reference, monkeypatch)
     assert [int(f.info["step"]) for f in frames] == [0, 0, 0, 5, 5]
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("triclinic", [False, True], ids=["orthogonal", "triclinic"])
 def test_one_and_two_ranks_write_identical_files(tmp_path, generated_reference, triclinic):
     fix = (
@@ -579,6 +580,7 @@ def test_break_step_is_sampled(tmp_path, mtp_reference):
     assert max(f.info["center_grade"] for f in frames if f.info["step"] == brk) == pytest.approx(maxima[brk], rel=1e-9)
 
 
+@pytest.mark.mpi
 def test_update_active_one_and_two_ranks_identical(tmp_path, mtp_reference):
     """The live active-set update is decided identically on every rank: 1 and 2 MPI ranks write
     the same clusters and the same updated .almtp, byte for byte."""

@@ -214,6 +214,7 @@ def test_same_seed_same_cell_other_seed_other_cell(tmp_path, generated_reference
     assert len(i1) != len(i3) or not np.array_equal(x1, x3)
 
 
+@pytest.mark.mpi
 def test_one_and_two_mpi_ranks_give_the_same_cell(tmp_path, generated_reference):
     data = write_data(tmp_path / "core.data", bcc_core(5.5), 12.0)
     deck = setup_commands(data, w_potential(generated_reference)) + FIX.format(seed=5, rc=5.0, dmin=2.0, nmax=90, k=50)
@@ -292,6 +293,7 @@ def _block_mean_and_sem(x: np.ndarray, blocks: int) -> tuple[float, float]:
     return float(means.mean()), float(means.std(ddof=1) / np.sqrt(blocks))
 
 
+@pytest.mark.slow
 def test_same_distribution_as_stock_fix_gcmc_full_energy(tmp_path, generated_reference):
     """fix gcmc/pcc (no core, no walls) and stock `fix gcmc ... full_energy` sample the same
     grand-canonical ensemble: a W fluid with the Zhou EAM at 30000 K, where the interactions are

@@ -176,6 +176,7 @@ def _mpi_deck(reference, data, pot, keywords, out_name):
     )
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("data,pot,keywords", [("v2.data", W_POT, ""), ("cuni_v.data", CUNI_POT, "species 0 1")])
 def test_one_and_two_ranks_bit_identical(mtp_reference, tmp_path, data, pot, keywords):
     outputs = {}
@@ -417,6 +418,7 @@ def test_bad_almtp_files(lmp, reference, tmp_path, case, message):
     assert message in msg and str(path) in msg
 
 
+@pytest.mark.mpi
 def test_break_on_two_ranks_is_collective(mtp_reference, tmp_path):
     """The stop decision is MPI-reduced: both ranks leave the run at the same step (no hang), and the
     deck goes on (write_data, a further run)."""
@@ -435,6 +437,7 @@ def test_break_on_two_ranks_is_collective(mtp_reference, tmp_path):
     assert (tmp_path / "after.data").is_file()
 
 
+@pytest.mark.mpi
 def test_values_migrate_with_atoms_on_two_ranks(mtp_reference, tmp_path):
     """Grades are evaluated once (setup) and then carried by their atoms through 300 steps of fast
     ballistic motion on 2 ranks (exchange between subdomains, atom sorting every 20 steps)."""

@@ -38,6 +38,7 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.mpi
 def test_pcc_two_ranks_equal_one_process(tmp_path, generated_reference):
     write(tmp_path / "clusters.extxyz", [vacancy_cluster(), perfect_cluster()])
     args = ["clusters.extxyz", "--margins", "4", "--repeats", "1", "--potential", str(generated_reference / "W_Zhou04.eam.alloy")]
@@ -66,6 +67,7 @@ def test_pcc_two_ranks_equal_one_process(tmp_path, generated_reference):
     assert n_core[0] == n_core[1] - 1  # the clusters did not swap: the vacancy core lacks one atom
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("case, message", [("jobs", "cannot be combined with an MPI launch"),
                                            ("unwritable", "is not writable")])
 def test_pcc_mpi_errors_end_every_rank(tmp_path, generated_reference, case, message):
