@@ -1,4 +1,5 @@
 # Two commands for a fresh machine: `make demo` and `make test`. Both bootstrap .venv idempotently.
+# `make test-fast` leaves out the slow and the MPI tests (see doc/testing.md).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ PLUGIN_SOURCES := $(shell find plugin -name '*.cpp' -o -name '*.h') CMakeLists.t
 STAMP := $(VENV)/.eipgs-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean
+.PHONY: setup test test-fast demo clean
 
 setup: $(STAMP)
 
@@ -26,6 +27,9 @@ $(STAMP): $(VENV)/bin/python $(PLUGIN_SOURCES)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not mpi" $(PYTEST_ARGS)
 
 demo: setup
 	$(VENV)/bin/eipgs demo -o demo_output

@@ -11,7 +11,8 @@ Every ratio is measured within one LAMMPS instance, so machine speed cancels out
     .venv/bin/python benchmarks/grade.py                 # ~100k atoms for (b)/(c)
     .venv/bin/python benchmarks/grade.py --atoms 20000   # quicker
 
-Needs the W EAM file (default: ../shared/reference/W_Zhou04.eam.alloy) and W-mlip3-basic.almtp.
+Uses the reference W EAM file and W-mlip3-basic.almtp ($EIPGS_REFERENCE_DIR, else ../shared/reference)
+where present, else generated ones (benchmarks/_inputs.py).
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from pathlib import Path
 from eipgs.lmp import create_lammps, run
 
 A_W = 3.16485  # bcc W lattice constant (A), Zhou 2004 EAM
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_REF = REPO.parent / "shared" / "reference"
 
 
 def timed(lmp, commands) -> float:
@@ -169,7 +168,9 @@ def bench_gb_overhead(eam: Path, almtp: Path, atoms: int, steps: int, rounds: in
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--reference", type=Path, default=DEFAULT_REF, help="folder with W_Zhou04.eam.alloy and W-mlip3-basic.almtp")
+    p.add_argument("--reference", type=Path, default=None,
+                   help="folder with W_Zhou04.eam.alloy and W-mlip3-basic.almtp (default: $EIPGS_REFERENCE_DIR, "
+                        "else ../shared/reference; generated files where absent)")
     p.add_argument("--atoms", type=int, default=100_000, help="size of the GB system for (b) and (c)")
     p.add_argument("--steps", type=int, default=200, help="MD steps per timed segment in (b)/(c)")
     p.add_argument("--cells", type=int, default=12, help="bcc cells per edge of the (a) system (2 cells^3 atoms)")
@@ -177,9 +178,10 @@ def main(argv=None) -> None:
     p.add_argument("--rounds", type=int, default=2, help="alternating repetitions; the minimum time of each kind is used")
     p.add_argument("--skip-gb", action="store_true", help="only (a)")
     args = p.parse_args(argv)
-    eam = args.reference / "W_Zhou04.eam.alloy"
-    almtp = args.reference / "W-mlip3-basic.almtp"
     with tempfile.TemporaryDirectory() as tmp:
+        from _inputs import w_potentials
+
+        eam, almtp = w_potentials(args.reference, Path(tmp))
         a = bench_cost_per_atom(eam, almtp, args.cells, args.cost_steps, args.rounds, Path(tmp))
         print(f"(a) {a['atoms']} W atoms, 600 K: EAM {a['eam_us_per_atom_step']:.3f} us/atom-step; grade "
               f"{a['grade_us_per_atom']:.2f} us/graded atom (fix timer {a['grade_us_per_atom_fix_timer']:.2f}) "

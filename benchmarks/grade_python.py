@@ -1,6 +1,6 @@
 """Python grade throughput (atoms/s) of the NumPy MTP evaluator (issue 3, performance item d).
 
-Usage: python benchmarks/grade_python.py [--repeat 5] [--reference ../shared/reference]
+Usage: python benchmarks/grade_python.py [--repeat 5] [--reference DIR]
 
 Grades the v1.data W system (1024 atoms, W-mlip3-basic.almtp, level 16, m = 125) and prints, for the
 best of --repeat runs: the neighbour list, the rows b_i + GEMM, the whole library call and the whole
@@ -22,7 +22,6 @@ from eipgs.io.almtp import read_almtp
 from eipgs.io.lammps import read_lammps_data
 from eipgs.mtp import MTPEvaluator, evaluate_configuration, neighbour_pairs
 
-HERE = Path(__file__).resolve().parent
 
 
 CPU_TIMES: dict[str, float] = {}
@@ -44,10 +43,14 @@ def best_of(repeat: int, fn, name: str = "") -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--reference", type=Path, default=HERE.parent.parent / "shared" / "reference")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="reference folder (default: $EIPGS_REFERENCE_DIR, else ../shared/reference; generated inputs where absent)")
     args = parser.parse_args()
-    pot_path = args.reference / "W-mlip3-basic.almtp"
-    data_path = args.reference / "grades" / "v1.data"
+    from _inputs import w_potentials, w_structure
+
+    inputs = tempfile.TemporaryDirectory()
+    _, pot_path = w_potentials(args.reference, Path(inputs.name))
+    data_path = w_structure(args.reference, Path(inputs.name))
     pot = read_almtp(pot_path)
     atoms = read_lammps_data(data_path)
     n = len(atoms)

@@ -26,7 +26,6 @@ import re
 import tempfile
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
 GRADE_LINE = re.compile(r"Fix mtp/grade grade: (\d+) evaluations.*?; ([\d.]+) s on rank 0")
 SAMPLE_LINE = re.compile(
@@ -87,13 +86,18 @@ def main() -> None:
     ap.add_argument("--radius", type=float, default=8.0)
     ap.add_argument("--select", type=float, default=2.0)
     ap.add_argument("--per-step", type=int, default=50)
-    ap.add_argument("--eam", type=Path, default=SHARED / "W_Zhou04.eam.alloy")
-    ap.add_argument("--almtp", type=Path, default=SHARED / "W-mlip3-basic.almtp")
+    ap.add_argument("--eam", type=Path, default=None, help="W setfl file (default: the reference one, else generated)")
+    ap.add_argument("--almtp", type=Path, default=None, help="W .almtp (default: the reference one, else a bootstrap MTP)")
     args = ap.parse_args()
 
     base = f"fix sample all cluster/sample {args.every} f_grade {args.select} {args.radius} {{}} max_per_step {args.per_step}"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.eam is None or args.almtp is None:
+            from _inputs import w_potentials
+
+            eam, almtp = w_potentials(None, work)
+            args.eam, args.almtp = args.eam or eam, args.almtp or almtp
         rows = {}
         for name, extra in (
             ("dedup", base.format("dedup.extxyz") + " update_active yes"),
@@ -118,6 +122,10 @@ def main() -> None:
         own = r["sample_s"] - r["regrade_s"]
         print(f"{name:7s} {r['written']:8d}  {grading:11.3f}  {own:16.3f} ({r['regrade_s']:.3f})"
               f"  {own / grading:18.4f}  {r['sample_s'] / grading:19.4f}  {r['bytes']}")
+    if rows["dedup"]["bytes"] == 0 or rows["plain"]["bytes"] == 0:
+        print(f"full-frame dump of the same {rows['plain']['steps']} steps: {bytes_dump} bytes; no cluster was "
+              f"written (no grade above {args.select}): use a larger --ncell or more --steps")
+        return
     print(f"full-frame dump of the same {rows['plain']['steps']} steps: {bytes_dump} bytes = "
           f"{bytes_dump / rows['dedup']['bytes']:.0f}x the deduplicated clusters, "
           f"{bytes_dump / rows['plain']['bytes']:.1f}x the clusters without dedup")

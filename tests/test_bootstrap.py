@@ -61,7 +61,6 @@ def test_almtp_valid(boot):
         assert set(eqns) == set(aset.links[aset.links[:, 0] == k, 1].tolist())
         assert all(3 * len(a) + 10 <= e < 4 * len(a) + 10 for e in eqns)  # site-energy rows (§3.3)
     assert TAG in pot.potential_tag and "NOT an accurate potential" in pot.potential_tag
-    assert result.timings["total"] < 60.0
 
 
 def test_training_atoms_interpolate(boot):

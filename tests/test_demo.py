@@ -22,6 +22,7 @@ def small_demo(tmp_path_factory):
     return out, results
 
 
+@pytest.mark.mpi
 def test_demo_potential_and_bootstrap(small_demo):
     out, r = small_demo
     assert r["potential"]["cohesive_energy_eV"] == pytest.approx(-8.760, abs=1e-3)
@@ -30,6 +31,7 @@ def test_demo_potential_and_bootstrap(small_demo):
     assert (out / "W-bootstrap.almtp").is_file() and (out / "W-bootstrap.train.cfg").is_file()
 
 
+@pytest.mark.mpi
 def test_demo_sampling_grades(small_demo):
     """Bulk atoms interpolate (γ < 2), the (110) surfaces and the interstitial extrapolate; the
     vacancy is in the basic set and does not. The LAMMPS grades equal an independent NumPy grading."""
@@ -74,6 +76,7 @@ def test_demo_sampling_grades(small_demo):
     assert (out / "W-sampled.almtp").is_file()
 
 
+@pytest.mark.mpi
 def test_demo_dft_report_summary(small_demo):
     out, r = small_demo
     clusters = read(out / "clusters.extxyz", ":")
@@ -97,6 +100,7 @@ def test_demo_dft_report_summary(small_demo):
     assert f"{r['sampling']['clusters']} clusters" in summary
 
 
+@pytest.mark.mpi
 def test_demo_cells(small_demo):
     """The interior cluster of highest γ (the interstitial's) becomes a periodic cell of at most 140 atoms whose
     centre keeps its neighbourhood."""
@@ -113,6 +117,7 @@ def test_demo_cells(small_demo):
     assert float(row["neighbourhood_deviation"]) < 1e-8
 
 
+@pytest.mark.mpi
 def test_demo_cli_rerun_same_folder(small_demo, tmp_path):
     """A second run into the same folder (here a shorter one) replaces every output: no stale DFT folders."""
     import shutil

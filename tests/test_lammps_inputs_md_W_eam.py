@@ -32,6 +32,7 @@ def deck_dir(tmp_path):
     return tmp_path
 
 
+@pytest.mark.mpi
 def test_deck_perfect_crystal_on_two_ranks(deck_dir):
     proc = run_mpi(2, [lmp_executable(), "-in", DECK.name, "-var", "steps", "20", "-var", "ncell", "4",
                        "-var", "vacancy", "0"], cwd=deck_dir)

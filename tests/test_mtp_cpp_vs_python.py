@@ -64,13 +64,13 @@ def assert_close(cpp: np.ndarray, py: np.ndarray, rtol: float = 1e-9):
         ("cuni_v.data", CUNI_POT, "species 1 0", [-1, 1, 0]),
     ],
 )
-def test_reference_configurations(reference, data, pot, species, mapping):
-    path = reference / "grades" / data
-    assert_close(lammps_grades(path, reference / pot, species), python_grades(path, reference / pot, mapping))
+def test_reference_configurations(mtp_reference, data, pot, species, mapping):
+    path = mtp_reference / "grades" / data
+    assert_close(lammps_grades(path, mtp_reference / pot, species), python_grades(path, mtp_reference / pot, mapping))
 
 
 @pytest.mark.parametrize("pot,ntypes,species,mapping", [(W_POT, 1, "", [-1, 0]), (CUNI_POT, 2, "species 1 0", [-1, 1, 0])])
-def test_small_triclinic_cell(reference, tmp_path, pot, ntypes, species, mapping):
+def test_small_triclinic_cell(mtp_reference, tmp_path, pot, ntypes, species, mapping):
     """A 7-8 A triclinic cell (tilts 2.5, 1.5, -1.0) of random atoms: neighbourhoods contain many
     periodic images, including images of the centre itself."""
     from eipgs.lmp import create_lammps, run
@@ -93,7 +93,7 @@ def test_small_triclinic_cell(reference, tmp_path, pot, ntypes, species, mapping
         )
     finally:
         lmp.close()
-    cpp = lammps_grades(data, reference / pot, species)
-    py = python_grades(data, reference / pot, mapping)
+    cpp = lammps_grades(data, mtp_reference / pot, species)
+    py = python_grades(data, mtp_reference / pot, mapping)
     assert_close(cpp, py)
     assert cpp.max() > 1.0  # random structures extrapolate: a non-trivial comparison

@@ -53,17 +53,17 @@ def brute_neighbourhood(atoms: Atoms, center: int, cutoff: float) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def reconstructed(tmp_path_factory, reference):
+def reconstructed(tmp_path_factory, generated_reference):
     tmp = tmp_path_factory.mktemp("pcc")
     cluster = vacancy_cluster()
     write(tmp / "clusters.extxyz", cluster)
     # -j 2: the two boxes run in two worker processes (the parallel path of the driver)
     rc = main(["pcc", str(tmp / "clusters.extxyz"), "-o", str(tmp / "out"), "--margins", "3.5,4", "--repeats", "1",
-               "--potential", str(reference / "W_Zhou04.eam.alloy"), "-q", "-j", "2"])
+               "--potential", str(generated_reference / "W_Zhou04.eam.alloy"), "-q", "-j", "2"])
     return tmp, cluster, rc
 
 
-def test_pcc_builds_a_valid_periodic_cell(reconstructed, reference):
+def test_pcc_builds_a_valid_periodic_cell(reconstructed, generated_reference):
     tmp, cluster, rc = reconstructed
     assert rc == 0
     cell = read(tmp / "out" / "cluster_0000.extxyz")
@@ -89,7 +89,7 @@ def test_pcc_builds_a_valid_periodic_cell(reconstructed, reference):
     try:
         lx, ly, lz = (float(v) for v in cell.cell.lengths())
         run(lmp, ["units metal", "atom_style atomic", f"region b block 0 {lx!r} 0 {ly!r} 0 {lz!r}", "create_box 1 b",
-                  "mass 1 183.84", "pair_style eam/alloy", f"pair_coeff * * {reference / 'W_Zhou04.eam.alloy'} W"])
+                  "mass 1 183.84", "pair_style eam/alloy", f"pair_coeff * * {generated_reference / 'W_Zhou04.eam.alloy'} W"])
         lmp.create_atoms(len(cell), list(range(1, len(cell) + 1)), [1] * len(cell), cell.positions.ravel().tolist())
         run(lmp, "run 0")
         pe_atom, pressure = lmp.get_thermo("pe") / len(cell), lmp.get_thermo("press") / 1e4
@@ -138,7 +138,7 @@ def _write(tmp: Path, atoms: Atoms) -> str:
         ("element", ["--element", "Cu"], "cannot be used for elements W Cu"),
     ],
 )
-def test_pcc_bad_input_errors(tmp_path, reference, capsys, case, extra, message):
+def test_pcc_bad_input_errors(tmp_path, generated_reference, capsys, case, extra, message):
     cluster = vacancy_cluster()
     outdir = tmp_path / "out"
     if case == "no_center":
@@ -147,7 +147,7 @@ def test_pcc_bad_input_errors(tmp_path, reference, capsys, case, extra, message)
         (tmp_path / "afile").write_text("")
         outdir = tmp_path / "afile" / "out"
     rc = main(["pcc", _write(tmp_path, cluster), "-o", str(outdir), "--potential",
-               str(reference / "W_Zhou04.eam.alloy"), "-q", *extra])
+               str(generated_reference / "W_Zhou04.eam.alloy"), "-q", *extra])
     assert rc == 1
     assert message in capsys.readouterr().err
 
@@ -174,14 +174,13 @@ def test_pcc_cfg_needs_its_elements(tmp_path, capsys):
     assert "give them with --cfg-elements" in capsys.readouterr().err
 
 
-def test_center_grade_is_unchanged(reconstructed, reference):
-    """γ of the centre atom (MLIP-3 nbh grade, W-mlip3-basic.almtp) is the same in the source cluster
-    and in the periodic cell. Needs the NumPy MTP evaluator (eipgs.mtp, eipgs.io.almtp)."""
-    pytest.importorskip("eipgs.mtp")
+def test_center_grade_is_unchanged(reconstructed, mtp_reference):
+    """γ of the centre atom (nbh grade of MLIP-3's W-mlip3-basic.almtp or a generated potential) is
+    the same in the source cluster and in the periodic cell."""
     from eipgs.io.almtp import read_almtp
     from eipgs.mtp import grade_atoms
 
-    pot = read_almtp(reference / "W-mlip3-basic.almtp")
+    pot = read_almtp(mtp_reference / "W-mlip3-basic.almtp")
     tmp, cluster, _ = reconstructed
     cell = read(tmp / "out" / "cluster_0000.extxyz")
     center = int(np.argmin(np.linalg.norm(cluster.positions, axis=1)))

@@ -20,11 +20,11 @@ def read_atoms(path):
     return rows[np.argsort(rows[:, 0])], np.array(lengths)
 
 
-def test_pcc_deck_keeps_the_lowest_eligible_cell(tmp_path, reference):
+def test_pcc_deck_keeps_the_lowest_eligible_cell(tmp_path, generated_reference):
     core = bcc_core(3.5, vacancy=False)  # 15 atoms: centre + two shells
     write_data(tmp_path / "core.data", core, 20.0)
     cmd = [lmp_executable(), "-in", str(REPO / "lammps_inputs" / "pcc.in"), "-var", "data", "core.data",
-           "-var", "potential", str(reference / "W_Zhou04.eam.alloy"), "-var", "cutoff", "2.9",
+           "-var", "potential", str(generated_reference / "W_Zhou04.eam.alloy"), "-var", "cutoff", "2.9",
            "-var", "cap", "50", "-var", "margins", "3.0", "4.0", "-log", "log.pcc"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -38,9 +38,10 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def test_pcc_two_ranks_equal_one_process(tmp_path, reference):
+@pytest.mark.mpi
+def test_pcc_two_ranks_equal_one_process(tmp_path, generated_reference):
     write(tmp_path / "clusters.extxyz", [vacancy_cluster(), perfect_cluster()])
-    args = ["clusters.extxyz", "--margins", "4", "--repeats", "1", "--potential", str(reference / "W_Zhou04.eam.alloy")]
+    args = ["clusters.extxyz", "--margins", "4", "--repeats", "1", "--potential", str(generated_reference / "W_Zhou04.eam.alloy")]
     assert main(["pcc", str(tmp_path / args[0]), "-o", str(tmp_path / "serial"), *args[1:], "-q"]) == 0
     proc = run_mpi(2, [sys.executable, "-m", "eipgs.cli", "pcc", *args, "-o", "mpi"], cwd=tmp_path, timeout=300)
 
@@ -66,9 +67,10 @@ def test_pcc_two_ranks_equal_one_process(tmp_path, reference):
     assert n_core[0] == n_core[1] - 1  # the clusters did not swap: the vacancy core lacks one atom
 
 
+@pytest.mark.mpi
 @pytest.mark.parametrize("case, message", [("jobs", "cannot be combined with an MPI launch"),
                                            ("unwritable", "is not writable")])
-def test_pcc_mpi_errors_end_every_rank(tmp_path, reference, case, message):
+def test_pcc_mpi_errors_end_every_rank(tmp_path, generated_reference, case, message):
     """An error under mpiexec ends all ranks with status 1 and the message (no rank left waiting)."""
     write(tmp_path / "c.extxyz", vacancy_cluster())
     outdir = "out"
@@ -77,7 +79,7 @@ def test_pcc_mpi_errors_end_every_rank(tmp_path, reference, case, message):
         (tmp_path / "afile").write_text("")
         outdir = "afile/out"
     cmd = [mpiexec(), "-n", "2", sys.executable, "-m", "eipgs.cli", "pcc", "c.extxyz", "-o", outdir, "-q",
-           "--potential", str(reference / "W_Zhou04.eam.alloy"), *extra]
+           "--potential", str(generated_reference / "W_Zhou04.eam.alloy"), *extra]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert message in proc.stderr

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import lmp_executable, run_mpi
 
 
@@ -30,6 +32,7 @@ def test_python_lammps_has_plugin_styles(lmp):
     assert ("command", "eipgs_info") in names
 
 
+@pytest.mark.mpi
 def test_explicit_plugin_load_in_mpi_run(tmp_path):
     from eipgs.lmp import get_plugin_path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,20 +67,50 @@ def test_w_file_matches_nist_reference(w_file, reference):
     assert_tables_close(ours[("rho", "W")], ref[("rho", "W")], "rho")
     assert_tables_close(ours[("rphi", "W", "W")], ref[("rphi", "W", "W")], "r*phi")
     assert ours[("F", "W")][0] == 0.0
-    assert ours[("rho", "W")][0] == 169.0072297136536
-    assert ours[("rphi", "W", "W")][0] == 604.1735511892758
+    assert ours[("rho", "W")][0] == pytest.approx(169.0072297136536, rel=1e-14)  # libm round-off only
+    assert ours[("rphi", "W", "W")][0] == pytest.approx(604.1735511892758, rel=1e-14)
+
+
+# One Fortran E24.16 field: mantissa 0.dddddddddddddddd, then E+xx, or a bare 3-digit exponent.
+FORTRAN_E24_16 = re.compile(r" *-?0\.\d{16}(?:E[+-]\d{2}|[+-]\d{3})")
+
+
+def fortran_fields(line: str, width: int = 24) -> list[str]:
+    assert len(line) % width == 0, f"line of {len(line)} characters is not a whole number of {width}-wide fields"
+    return [line[i : i + width] for i in range(0, len(line), width)]
+
+
+def fortran_float(field: str) -> float:
+    text = field.strip()
+    # Fortran drops the E of a 3-digit exponent: 0.1000000000000000-119
+    return float(re.sub(r"(\d)([+-]\d{3})$", r"\1E\2", text))
 
 
 def test_w_file_number_format_is_fortran_5e24_16(w_file, reference):
     ours = w_file.read_text().splitlines()
     ref = reference.joinpath("W_Zhou04.eam.alloy").read_text().replace("\r", "").splitlines()
     assert len(ours) == len(ref) == 1206
-    assert ours[4] == ref[4] == " 2000  0.8454588780072717E-01 2000  0.3065885220335430E-02  0.6128704555450525E+01"
+    # the layout is exact: I5,E24.16,I5,2E24.16 header, then five E24.16 fields per data line
+    header = re.fullmatch(r"( {1,4}\d{1,4})(.{24})( {1,4}\d{1,4})(.{24})(.{24})", ours[4])
+    assert header, ours[4]
+    assert int(header[1]) == int(header[3]) == 2000
+    for field in (header[2], header[4], header[5]):
+        assert FORTRAN_E24_16.fullmatch(field), field
     assert ours[5] == ref[5]
-    # the data lines are the tool's to the last digit, except for round-off in a handful of values
-    differing = sum(a != b for a, b in zip(ours[6:], ref[6:]))
-    assert differing <= 5
     assert all(len(line) == 120 for line in ours[6:])
+    for number, line in enumerate(ours[6:], start=7):
+        for field in fortran_fields(line):
+            assert FORTRAN_E24_16.fullmatch(field), f"line {number}: {field!r} is not E24.16"
+    # the numbers agree with the NIST tool's to round-off (libm differs in the last digit across CPUs)
+    header_ref = ref[4].split()
+    assert [fortran_float(f) for f in (header[2], header[4], header[5])] == pytest.approx(
+        [float(header_ref[i]) for i in (1, 3, 4)], rel=1e-14
+    )
+    values = np.array([fortran_float(f) for line in ours[6:] for f in fortran_fields(line)])
+    values_ref = np.array([fortran_float(f) for line in ref[6:] for f in fortran_fields(line)])
+    assert values.shape == values_ref.shape == (6000,)
+    scale = np.abs(values_ref).max()
+    np.testing.assert_allclose(values, values_ref, rtol=1e-12, atol=1e-14 * scale)
 
 
 def test_fortran_number_format():

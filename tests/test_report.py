@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import is_generated
 from eipgs.cli import main
 from eipgs.io.formats import read_structures, write_structures
 from eipgs.report import DPI, FIGSIZE, PCA_ALPHA, descriptors, read_thermo, report
@@ -20,23 +21,31 @@ def _coloured_pixels(png, colour, tol=40) -> int:
 
 
 @pytest.fixture(scope="module")
-def graded_v1(reference):
-    atoms = read_structures(reference / "grades" / "v1.data", elements=["W"])[0]
-    table = np.loadtxt(reference / "grades" / "v1.grades.txt")
+def graded_v1(mtp_reference):
+    atoms = read_structures(mtp_reference / "grades" / "v1.data", elements=["W"])[0]
+    table = np.loadtxt(mtp_reference / "grades" / "v1.grades.txt")
     by_id = dict(zip(table[:, 0].astype(int), table[:, 1]))
     atoms.arrays["nbh_grades"] = np.array([by_id[i] for i in atoms.arrays["id"]])
     return atoms
 
 
-def test_descriptors_are_the_mtp_basis(reference, graded_v1):
-    """Σ species_coeff + w·B_α per atom reproduces the mean site energy of v1 (mtp-grade.md §11: −12.8920 eV)."""
+def test_descriptors_are_the_mtp_basis(mtp_reference, graded_v1):
+    """Σ species_coeff + w·B_α per atom reproduces the site energies (MLIP-3's v1: mean −12.8920 eV,
+    doc/design/mtp-grade.md §11)."""
     from eipgs.io.almtp import read_almtp
 
-    pot = read_almtp(reference / "W-mlip3-basic.almtp")
+    pot = read_almtp(mtp_reference / "W-mlip3-basic.almtp")
+    from eipgs.mtp import MTPEvaluator, evaluate_configuration
+
     B, V = descriptors([graded_v1], pot)
-    assert B.shape == (1024, 92)
+    assert B.shape == (len(graded_v1), len(pot.moment_coeffs))  # (1024, 92) for MLIP-3's W and v1
     np.testing.assert_allclose(pot.species_coeffs[0] + B @ pot.moment_coeffs, V, rtol=1e-12)
-    assert V.mean() == pytest.approx(-12.8920, abs=5e-5)
+    # the site energies are the evaluator's
+    a = graded_v1
+    site = evaluate_configuration(MTPEvaluator(pot), a.positions, a.cell[:], a.pbc, np.zeros(len(a), dtype=int), grades=False).energy
+    np.testing.assert_allclose(V, site, rtol=1e-10)
+    if not is_generated(mtp_reference):
+        assert V.mean() == pytest.approx(-12.8920, abs=5e-5)
 
 
 def test_read_thermo(tmp_path):
@@ -51,7 +60,7 @@ def test_read_thermo(tmp_path):
     assert np.isnan(thermo["PotEng"][0]) and thermo["PotEng"][2] == -8.1
 
 
-def test_report_figures(tmp_path, reference, graded_v1, capsys):
+def test_report_figures(tmp_path, mtp_reference, graded_v1, capsys):
     write_structures(tmp_path / "bulk.extxyz", [graded_v1])
     # A cluster: every atom within 8 Å of the most extrapolative one, non-periodic (like fix cluster/sample).
     centre = int(np.argmax(graded_v1.arrays["nbh_grades"]))
@@ -70,15 +79,28 @@ def test_report_figures(tmp_path, reference, graded_v1, capsys):
     write_structures(tmp_path / "cells.extxyz", cells)
 
     result = report([tmp_path / "bulk.extxyz", tmp_path / "cluster.extxyz", tmp_path / "cells.extxyz"], tmp_path / "rep",
-                    potential=reference / "W-mlip3-basic.almtp", logs=[log], max_pca_atoms=300)
+                    potential=mtp_reference / "W-mlip3-basic.almtp", logs=[log], max_pca_atoms=300)
     figs = result["figures"]
     assert set(figs) == {"gamma_histogram", "gamma_max_vs_step", "pca_descriptors", "pcc_energy"}
-    assert figs["gamma_histogram"]["points"] == 1024 + len(sel) + 3 * 1024
+    n = len(graded_v1)  # 1024 for MLIP-3's v1
+    assert figs["gamma_histogram"]["points"] == n + len(sel) + 3 * n
     assert figs["gamma_max_vs_step"]["points"] == 12
-    assert figs["pca_descriptors"]["points"] == 300 + min(300, len(sel)) + 300
+    assert figs["pca_descriptors"]["points"] == min(300, n) + min(300, len(sel)) + min(300, 3 * n)
     assert figs["pcc_energy"]["points"] == 3
-    ratio = figs["pca_descriptors"]["explained_variance"]
-    assert 0 < ratio[1] <= ratio[0] < 1
+    # explained-variance ratios: the eigenvalues of the correlation matrix of the same (sub-sampled,
+    # seed 0) descriptors, an independent route to the report's SVD of standardised data
+    from eipgs.io.almtp import read_almtp
+
+    pot = read_almtp(mtp_reference / "W-mlip3-basic.almtp")
+    rng = np.random.default_rng(0)
+    blocks = []
+    for name in ("bulk", "cluster", "cells"):
+        B, _ = descriptors(read_structures(tmp_path / f"{name}.extxyz"), pot)
+        blocks.append(B[np.sort(rng.choice(len(B), 300, replace=False))] if len(B) > 300 else B)
+    X = np.concatenate(blocks)
+    X = X[:, X.std(axis=0) > 0]
+    eig = np.sort(np.linalg.eigvalsh(np.corrcoef(X, rowvar=False)))[::-1]
+    np.testing.assert_allclose(figs["pca_descriptors"]["explained_variance"], eig[:2] / eig.sum(), rtol=1e-8)
     for name, fig in figs.items():
         with Image.open(fig["path"]) as img:
             img.verify()
@@ -89,14 +111,16 @@ def test_report_figures(tmp_path, reference, graded_v1, capsys):
     cluster_colour = PCA_ALPHA * C1 + (1 - PCA_ALPHA) * 255
     assert _coloured_pixels(figs["pca_descriptors"]["path"], cluster_colour) > 50  # the cluster is on the map too
     summary = {row["label"]: row for row in result["datasets"]}
-    assert summary["bulk"]["gamma_max"] == pytest.approx(3.13024) and summary["bulk"]["above_select"] == 2
+    g = graded_v1.arrays["nbh_grades"]  # MLIP-3's v1: max 3.13024, 2 above 2, none above 10
+    assert summary["bulk"]["gamma_max"] == pytest.approx(g.max()) and summary["bulk"]["above_select"] == int((g > 2).sum())
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "![gamma_histogram](gamma_histogram.png)" in md and "| bulk | 1 | 1024 | 3.13024 | 2 | 0 |" in md
+    assert "![gamma_histogram](gamma_histogram.png)" in md
+    assert f"| bulk | 1 | {n} | {g.max():.5f} | {int((g > 2).sum())} | {int((g > 10).sum())} |" in md
 
     # CLI without potential or log: only what the data allow, with the reasons.
     assert main(["report", str(tmp_path / "bulk.extxyz"), "-o", str(tmp_path / "rep2")]) == 0
     out = capsys.readouterr().out
-    assert "gamma_histogram.png (1024 points)" in out and "no pca_descriptors: no --potential" in out
+    assert f"gamma_histogram.png ({n} points)" in out and "no pca_descriptors: no --potential" in out
 
 
 def test_gamma_max_from_dump_frames(tmp_path):

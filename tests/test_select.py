@@ -323,7 +323,7 @@ def test_nbh_clusters_match_brute_force_spheres(tiny, tmp_path):
         assert abs(float(f["extrapolation_grade"]) - gamma) < 1e-5
 
 
-def test_bad_input_messages(tiny, tmp_path, capsys, reference):
+def test_bad_input_messages(tiny, tmp_path, capsys):
     d, pot, train = tiny
     # Mixed species: type 1 is not a species of the one-species potential.
     a = _cluster(np.random.default_rng(0), 3)

@@ -71,7 +71,7 @@ def test_mtp_dry_run(tmp_path, train_set, capsys):
     assert list(back[0].arrays["type"]) == [1, 0, 0, 0]
 
 
-def test_mtp_runs_when_mlp_is_on_path(tmp_path, train_set, reference, monkeypatch):
+def test_mtp_runs_when_mlp_is_on_path(tmp_path, train_set, generated_reference, monkeypatch):
     path, _ = train_set
     bindir = _fake_executable(tmp_path / "bin", "mlp")
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
@@ -82,16 +82,16 @@ def test_mtp_runs_when_mlp_is_on_path(tmp_path, train_set, reference, monkeypatc
     atoms = read(w_only)
     atoms.calc = SinglePointCalculator(atoms, energy=-25.0, forces=np.zeros((2, 3)))
     write_structures(w_only, [atoms])
-    plan = train_mtp([w_only], tmp_path / "fit", init=reference / "W-mlip3-basic.almtp")
+    plan = train_mtp([w_only], tmp_path / "fit", init=generated_reference / "W-mlip3-basic.almtp")
     assert plan["ran"] and plan["returncode"] == 0
     called = (tmp_path / "fit" / "called.txt").read_text().split("\n")
     assert called[0] == str((tmp_path / "fit").resolve())
     assert called[1:4] == ["train", "init.almtp", "train.cfg"]
-    assert (tmp_path / "fit" / "init.almtp").read_bytes() == (reference / "W-mlip3-basic.almtp").read_bytes()
-    plan = train_mtp([w_only], tmp_path / "fit_mpi", init=reference / "W-mlip3-basic.almtp", mpi=4, run=False)
+    assert (tmp_path / "fit" / "init.almtp").read_bytes() == (generated_reference / "W-mlip3-basic.almtp").read_bytes()
+    plan = train_mtp([w_only], tmp_path / "fit_mpi", init=generated_reference / "W-mlip3-basic.almtp", mpi=4, run=False)
     assert plan["commands"][0].startswith("mpirun -n 4 mlp train init.almtp train.cfg") and not plan["ran"]
     with pytest.raises(ValueError, match="trained potential for 1 species cannot be refitted to 2"):
-        train_mtp([path], tmp_path / "fit2", init=reference / "W-mlip3-basic.almtp", elements=["W", "Cu"], run=False)
+        train_mtp([path], tmp_path / "fit2", init=generated_reference / "W-mlip3-basic.almtp", elements=["W", "Cu"], run=False)
 
 
 def test_ace_inputs(tmp_path, train_set, capsys):
