@@ -6,6 +6,7 @@ the same deck on 1 and 2 MPI ranks, and the fix's own per-atom output for self-c
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from conftest import lmp_executable, run_mpi
@@ -504,3 +505,113 @@ def test_hybrid_pair_style(lmp, reference):
         + [f"fix g all mtp/grade 10 {reference / W_POT}", "run 0"],
     )
     assert_matches_reference(graded(lmp), reference_grades(reference / "grades" / "v1.grades.txt"))
+
+
+# ------------------------------------------------------------------ generated potential, no reference data
+# The level-8 W MTP of `eipgs bootstrap` (tests/generated.py): broken inputs must never look like
+# interpolation (doc/fix_mtp_grade.md, "Non-finite grades").
+
+A_W = 3.16485
+
+
+@pytest.fixture(scope="module")
+def w8(tmp_path_factory):
+    from generated import bootstrap_w8
+
+    return bootstrap_w8(tmp_path_factory)
+
+
+def _bcc_lines(extra=()):
+    return ["units metal", f"lattice bcc {A_W}", "region b block 0 3 0 3 0 3", "create_box 1 b", "create_atoms 1 box",
+            "mass 1 183.84", *extra, "pair_style zero 5.5", "pair_coeff * *"]
+
+
+def _run_with_log(tmp_path, lines):
+    """Run `lines` in a fresh instance; (per-atom f_g by id, f_g vector, c_gmax, log text)."""
+    from eipgs.lmp import create_lammps, run
+
+    log = tmp_path / "log.lammps"
+    lmp = create_lammps(log=log)
+    try:
+        run(lmp, lines)
+        n = lmp.extract_global("nlocal")
+        ids = lmp.numpy.extract_atom("id")[:n].copy()
+        gam = dict(zip(ids.tolist(), lmp.numpy.extract_fix("g", 1, 1)[:n].tolist()))
+        vec = global_vector(lmp)
+        gmax = lmp.extract_compute("gmax", 0, 0)
+    finally:
+        lmp.close()
+    return gam, vec, gmax, log.read_text()
+
+
+def test_overlapping_atoms_grade_inf_and_break_fires(tmp_path, w8):
+    """Atom 55 is put on atom 1: r = 0 has no MTP row. Both are graded +inf (the old code gave 0,
+    interpolative), the warning names both, select counts them, break stops the run, and
+    compute reduce max sees inf (so fix halt would fire too)."""
+    gam, vec, gmax, log = _run_with_log(tmp_path, _bcc_lines(["create_atoms 1 single 0 0 0 units box"]) + [
+        f"fix g all mtp/grade 1 {w8} select 2 break 10", "compute gmax all reduce max f_g", "run 0",
+    ])
+    assert len(gam) == 55
+    assert gam[1] == float("inf") and gam[55] == float("inf")
+    assert all(0 < g < 1e3 for i, g in gam.items() if i not in (1, 55))
+    assert vec[0] == float("inf") and vec[3] == 1 and vec[1] >= 2 and vec[2] == 55
+    assert gmax == float("inf")
+    assert "atom 1 sits on atom 55" in log and log.count("non-finite extrapolation grade") == 1
+    assert "extrapolation grade inf of atom 1 exceeds break 10" in log
+    assert "2 non-finite grades (reported as inf)" in log
+
+
+def test_overflowing_coefficient_grades_inf(tmp_path, w8):
+    """A 1e308 radial coefficient overflows every row: every grade is +inf, never 0."""
+    raw = w8.read_bytes()
+    text = raw[: raw.index(b"\n#") + 1].decode()
+    first = text.split("\t\t\t{", 1)[1].split(",", 1)[0]
+    bad = tmp_path / "overflow.almtp"
+    bad.write_bytes(text.replace("\t\t\t{" + first, "\t\t\t{1.0e308", 1).encode() + raw[raw.index(b"\n#") + 1 :])
+    gam, vec, gmax, log = _run_with_log(tmp_path, _bcc_lines() + [
+        f"fix g all mtp/grade 1 {bad}", "compute gmax all reduce max f_g", "run 0",
+    ])
+    assert len(gam) == 54 and all(g == float("inf") for g in gam.values())
+    assert vec[0] == float("inf") and vec[1] == 54 and gmax == float("inf")
+    assert "NaN or inf in its MTP row" in log
+
+
+def _generated_fix_error(path, extra=()):
+    from eipgs.lmp import LammpsError, create_lammps, run
+
+    lmp = create_lammps()
+    try:
+        with pytest.raises(LammpsError) as err:
+            run(lmp, _bcc_lines() + [f"fix g all mtp/grade 1 {path}", *extra, "run 0"])
+    finally:
+        lmp.close()
+    return str(err.value)
+
+
+def test_directory_is_refused_once(tmp_path):
+    msg = _generated_fix_error(tmp_path)
+    assert f"'{tmp_path}' is a directory, not an .almtp file" in msg
+    assert msg.count("is a directory") == 1 and msg.count("ERROR") == 1  # was printed twice, nested
+
+
+def test_hash_in_potential_name_is_refused(tmp_path, w8):
+    """MLIP-3 takes the first '#' as the start of the selection block: a '#' in potential_name would
+    silently cut the potential short; the error names the line and the key."""
+    bad = tmp_path / "hash.almtp"
+    bad.write_bytes(w8.read_bytes().replace(b"potential_name = eipgs_bootstrap", b"potential_name = eipgs#1", 1))
+    msg = _generated_fix_error(bad)
+    assert f"{bad}: line 3 (potential_name): '#' inside the MTP text part" in msg
+
+
+def test_corrupted_active_set_fails_at_load(tmp_path, w8):
+    """S doubled: |A·Sᵀ − I| = 1. Refused at the fix command with the deviation and the file name."""
+    import struct
+
+    raw = w8.read_bytes()
+    b0 = raw.index(b"#", raw.index(b"\n#") + 2) + 1
+    m = 26
+    s = np.frombuffer(raw, "<f8", m * m, b0 + 8 * m * m) * 2.0
+    bad = tmp_path / "corrupt.almtp"
+    bad.write_bytes(raw[: b0 + 8 * m * m] + struct.pack(f"<{m * m}d", *s) + raw[b0 + 16 * m * m :])
+    msg = _generated_fix_error(bad)
+    assert f"{bad}: the active set is corrupted: max |A S^T - I| = 1 (limit 0.0001)" in msg

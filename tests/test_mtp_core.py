@@ -215,3 +215,78 @@ def test_wrong_counts_consistent_text_detected_by_matrix_size(reference, tmp_pat
     proc = core("info", _corrupt(reference, tmp_path, drop_moment), check=False)
     assert proc.returncode == 2
     assert "counts in the text part do not match the stored matrices" in proc.stderr
+
+
+# ------------------------------------------------------------------ reader robustness, no reference data
+
+
+@pytest.fixture(scope="module")
+def w8(tmp_path_factory):
+    from generated import bootstrap_w8
+
+    return bootstrap_w8(tmp_path_factory)
+
+
+def _text_edit(raw: bytes, old: str, new: str) -> bytes:
+    h = raw.index(b"\n#") + 1
+    text = raw[:h].decode()
+    assert old in text, old
+    return text.replace(old, new, 1).encode() + raw[h:]
+
+
+# Lines of the bootstrap file: 3 potential_name, 8 min_dist, 9 max_dist, 11 radial_funcs_count,
+# 12 radial_coeffs, 13 its block header, 14-15 its coefficient lines.
+READER_ERRORS = {
+    "huge cutoff": (lambda t: _text_edit(t, "max_dist = 5.000000000000000e+00", "max_dist = 1.0e6"),
+                    "line 9 (max_dist): implausible cutoff max_dist = 1.0e6 Angstrom (limit 100)"),
+    "bad coefficient": (lambda t: _text_edit(t, "\t\t\t{2.", "\t\t\t{2.x"),
+                        "line 14 (radial_coeffs): cannot read '2.x"),
+    "missing function line": (lambda t: _text_edit(t, "radial_funcs_count = 2", "radial_funcs_count = 3"),
+                              "line 15 (radial_coeffs): radial_coeffs block 0-0 ends after 2 of 3 radial functions"),
+    "alias twice": (lambda t: _text_edit(t, "\tmax_dist = 5", "\tmax = 4.0\n\tmax_dist = 5"),
+                    "line 10 (max_dist): key 'max_dist' appears twice (first on line 9"),
+    "hash in name": (lambda t: t.replace(b"potential_name = eipgs_bootstrap", b"potential_name = a#b", 1),
+                     "line 3 (potential_name): '#' inside the MTP text part"),
+    "unknown key": (lambda t: _text_edit(t, "species_count = 1", "species_count = 1\nspecies_cnt = 1"),
+                    "line 6 (species_cnt): unknown key 'species_cnt'"),
+    "magnetic": (lambda t: _text_edit(t, "radial_basis_type", "magnetic_basis_type = BChebyshev\nradial_basis_type"),
+                 "line 7 (magnetic_basis_type): magnetic MTPs"),
+    "min without basis": (lambda t: _text_edit(t, "species_count = 1", "min = 1.0\nspecies_count = 1"),
+                          "line 5 (min): unknown key 'min'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(READER_ERRORS))
+def test_reader_errors_name_file_line_and_key(w8, tmp_path, case):
+    edit, message = READER_ERRORS[case]
+    path = tmp_path / "bad.almtp"
+    path.write_bytes(edit(w8.read_bytes()))
+    proc = core("info", path, check=False)
+    assert proc.returncode == 2, proc.stdout
+    assert f"{path}: {message}" in proc.stderr, proc.stderr
+
+
+def test_directory_is_not_an_almtp(tmp_path):
+    proc = core("info", tmp_path, check=False)
+    assert proc.returncode == 2 and f"'{tmp_path}' is a directory, not an .almtp file" in proc.stderr
+
+
+def test_truncated_or_mangled_files_never_crash(w8, tmp_path):
+    """Every cut of the text part, and random byte damage anywhere, is a clear error (exit 2, the file
+    named) or a valid file, never a crash or a hang."""
+    raw = w8.read_bytes()
+    h = raw.index(b"\n#") + 1
+    rng = np.random.default_rng(11)
+    variants = [raw[:cut] for cut in sorted(set(np.linspace(0, h + 9 * 26 * 26 * 2, 60).astype(int)))]
+    for _ in range(40):
+        b = bytearray(raw)
+        for pos in rng.integers(0, h + 200, 3):
+            b[pos] = int(rng.choice(list(b"{}=-,#\n 09eX\t")))
+        variants.append(bytes(b))
+    path = tmp_path / "mangled.almtp"
+    for data in variants:
+        path.write_bytes(data)
+        proc = core("info", path, check=False)
+        assert proc.returncode in (0, 2), (proc.returncode, data[:200], proc.stderr)
+        if proc.returncode == 2:
+            assert str(path) in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr

@@ -334,3 +334,76 @@ def test_two_dimensional_periodicity(w_pot, reference):
     res = evaluate_configuration(MTPEvaluator(w_pot), atoms.positions, cell, [True, True, False], np.zeros(len(atoms), dtype=int))
     ref = _reference_grades(reference / "grades" / "v2.grades.txt", atoms.arrays["id"])
     assert np.abs(res.grades - ref).max() <= 6e-6
+
+
+# ------------------------------------------------------------------ non-finite grades, no reference data
+
+
+@pytest.fixture(scope="module")
+def w8_path(tmp_path_factory):
+    from generated import bootstrap_w8
+
+    return bootstrap_w8(tmp_path_factory)
+
+
+def _bcc_w(cells=3):
+    from ase.build import bulk
+
+    atoms = bulk("W", "bcc", a=3.16485, cubic=True).repeat(cells)
+    atoms.rattle(0.05, seed=5)
+    atoms.arrays["type"] = np.zeros(len(atoms), dtype=int)
+    return atoms
+
+
+def test_overlapping_atoms_grade_inf_with_a_warning(w8_path):
+    """A copy of atom 0 on its site: r = 0 has no MTP row. Both get γ = inf (the neighbour list used
+    to drop the pair as if it were the atom itself and report a finite grade)."""
+    from eipgs.mtp.grading import NonFiniteGradeWarning
+
+    pot = read_almtp(w8_path)
+    atoms = _bcc_w()
+    atoms += atoms[:1]
+    with pytest.warns(NonFiniteGradeWarning, match="atom 0 sits on atom 54"):
+        res = grade_atoms(pot, atoms)
+    assert res.grades[0] == np.inf and res.grades[54] == np.inf
+    assert np.all(np.isfinite(np.delete(res.grades, [0, 54])))
+    assert np.isnan(res.energy[0]) and np.isnan(res.energy[54])
+
+
+def test_overflowing_coefficient_grades_inf_like_the_fix(w8_path, tmp_path):
+    """A 1e308 radial coefficient: every NumPy grade is inf (was NaN), as fix mtp/grade reports."""
+    from eipgs.mtp.grading import NonFiniteGradeWarning
+
+    raw = w8_path.read_bytes()
+    h = raw.index(b"\n#") + 1
+    text = raw[:h].decode()
+    first = text.split("\t\t\t{", 1)[1].split(",", 1)[0]
+    bad = tmp_path / "overflow.almtp"
+    bad.write_bytes(text.replace("\t\t\t{" + first, "\t\t\t{1.0e308", 1).encode() + raw[h:])
+    with pytest.warns(NonFiniteGradeWarning, match="NaN or inf in its MTP row"):
+        res = grade_atoms(read_almtp(bad), _bcc_w())
+    assert np.all(res.grades == np.inf)
+
+
+def test_nan_rows_grade_inf():
+    S = np.eye(3)
+    rows = np.array([[np.nan, 0.0, 0.0], [0.5, -2.0, 0.1], [np.inf, 0.0, 0.0]])
+    assert grade_rows(rows, S).tolist() == [np.inf, 2.0, np.inf]
+    assert MaxVol.from_matrices(np.eye(3)).grades(rows).tolist() == [np.inf, 2.0, np.inf]
+
+
+def test_corrupted_active_set_is_an_error(w8_path, tmp_path):
+    """S doubled (|A·Sᵀ − I| = 1) used to be a warning followed by wrong grades: now an error that
+    names the file and the deviation."""
+    import struct
+
+    from eipgs.io.almtp import AlmtpFormatError
+
+    raw = w8_path.read_bytes()
+    b0 = raw.index(b"#", raw.index(b"\n#") + 2) + 1
+    m = 26
+    s = np.frombuffer(raw, "<f8", m * m, b0 + 8 * m * m) * 2.0
+    bad = tmp_path / "corrupt.almtp"
+    bad.write_bytes(raw[: b0 + 8 * m * m] + struct.pack(f"<{m * m}d", *s) + raw[b0 + 16 * m * m :])
+    with pytest.raises(AlmtpFormatError, match=r"corrupt\.almtp.*max\|A·Sᵀ − I\| = 1 \(limit 0.0001\)"):
+        read_almtp(bad)
