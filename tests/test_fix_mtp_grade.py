@@ -6,6 +6,8 @@ the same deck on 1 and 2 MPI ranks, and the fix's own per-atom output for self-c
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -615,3 +617,24 @@ def test_corrupted_active_set_fails_at_load(tmp_path, w8):
     bad.write_bytes(raw[: b0 + 8 * m * m] + struct.pack(f"<{m * m}d", *s) + raw[b0 + 16 * m * m :])
     msg = _generated_fix_error(bad)
     assert f"{bad}: the active set is corrupted: max |A S^T - I| = 1 (limit 0.0001)" in msg
+
+
+@pytest.mark.mpi
+def test_overlap_on_two_ranks_is_collective(tmp_path, w8):
+    """The warning, break and outputs agree on 2 ranks (the reductions pick the same atom), no hang."""
+    deck = "\n".join(_bcc_lines(["create_atoms 1 single 3.16485 3.16485 3.16485 units box"]) + [
+        f"fix g all mtp/grade 1 {w8} break 50",
+        "compute gmax all reduce max f_g",
+        "thermo_style custom step c_gmax f_g[2] f_g[4]",
+        "run 0",
+        "print 'after the run: $(f_g[4]) $(c_gmax)'",
+    ])
+    (tmp_path / "in.lmp").write_text(deck)
+    for n in (1, 2):  # create_atoms numbers atoms per rank: the ids differ between 1 and 2 ranks
+        out = run_mpi(n, [lmp_executable(), "-in", "in.lmp"], cwd=tmp_path).stdout
+        assert out.count("non-finite extrapolation grade") == 1
+        found = re.search(r"atom (\d+) sits on atom 55 \(distance 0", out)
+        assert found, out
+        first = found.group(1)
+        assert f"extrapolation grade inf of atom {first} exceeds break 50" in out
+        assert f"after the run: {first} inf" in out
