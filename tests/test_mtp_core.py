@@ -290,3 +290,17 @@ def test_truncated_or_mangled_files_never_crash(w8, tmp_path):
         assert proc.returncode in (0, 2), (proc.returncode, data[:200], proc.stderr)
         if proc.returncode == 2:
             assert str(path) in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.mark.parametrize("old, new, message", [
+    (b"force_weight 0", b"forse_weight 0", "line {L2}: selection block: expected 'force_weight <value>', found 'forse_weight'"),
+    (b"weight_scaling 2", b"weight_scaling x", "line {L5}: (weight_scaling): bad value 'x'"),
+])
+def test_selection_header_errors_name_the_line(w8, tmp_path, old, new, message):
+    raw = w8.read_bytes()
+    tag_line = raw[: raw.index(b"\n#") + 1].count(b"\n") + 1  # the '#MVS_v1.1' line
+    path = tmp_path / "bad.almtp"
+    path.write_bytes(raw.replace(old, new, 1))
+    proc = core("info", path, check=False)
+    lines = {f"L{k}": tag_line + k for k in range(6)}
+    assert proc.returncode == 2 and f"{path}: {message.format(**lines)}" in proc.stderr, proc.stderr

@@ -308,24 +308,39 @@ Almtp parse_almtp(const std::string &bytes, const std::string &source, double ma
   const size_t h2 = bytes.find('#', h1 + 1);
   if (h2 == std::string::npos) fail("selection block ends inside its header (file truncated)");
   {
-    std::istringstream hdr(bytes.substr(h1 + 1, h2 - h1 - 1));
-    std::string tag;
-    hdr >> tag;
-    if (tag != "MVS_v1.1")
-      fail("selection block tag is '#" + tag +
+    // Whitespace-separated tokens, as MLIP-3 reads them, each with its line for the messages.
+    std::vector<std::pair<std::string, int>> tokens;
+    int line = 1 + (int) std::count(bytes.begin(), bytes.begin() + h1, '\n');
+    std::string tok;
+    for (size_t p = h1 + 1; p <= h2; p++) {
+      const char ch = p < h2 ? bytes[p] : ' ';
+      if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+        if (!tok.empty()) tokens.emplace_back(tok, line);
+        tok.clear();
+        if (ch == '\n') line++;
+      } else {
+        tok += ch;
+      }
+    }
+    auto at = [&](size_t k) {
+      return "line " + std::to_string(k < tokens.size() ? tokens[k].second : line) + ": ";
+    };
+    if (tokens.empty() || tokens[0].first != "MVS_v1.1")
+      fail(at(0) + "selection block tag is '#" + (tokens.empty() ? "" : tokens[0].first) +
            "', expected '#MVS_v1.1' (legacy MLIP-2 selection blocks are not supported)");
     const char *keys[5] = {"energy_weight", "force_weight", "stress_weight", "site_en_weight",
                            "weight_scaling"};
     double vals[5];
     for (int k = 0; k < 5; k++) {
-      std::string key, val;
-      if (!(hdr >> key >> val) || key != keys[k])
-        fail(std::string("selection block: expected '") + keys[k] + " <value>', found '" + key +
-             "'");
+      const size_t t = 1 + 2 * (size_t) k;
+      const std::string key = t < tokens.size() ? tokens[t].first : "";
+      if (t + 1 >= tokens.size() || key != keys[k])
+        fail(at(t) + "selection block: expected '" + keys[k] + " <value>', found '" + key + "'");
+      const std::string &val = tokens[t + 1].first;
       char *end = nullptr;
       vals[k] = std::strtod(val.c_str(), &end);
       if (*end != '\0' || !std::isfinite(vals[k]))
-        fail(std::string("selection block: bad value '") + val + "' for " + keys[k]);
+        fail(at(t + 1) + "(" + keys[k] + "): bad value '" + val + "'");
     }
     as.energy_weight = vals[0];
     as.force_weight = vals[1];
