@@ -33,9 +33,6 @@ _WEIGHT_KEYS = ("energy_weight", "force_weight", "stress_weight", "site_en_weigh
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)", re.IGNORECASE)
 
 
-MAX_INVERSE_ERROR = 1e-4  # max|A·Sᵀ − I| accepted when reading an active set
-
-
 class AlmtpFormatError(ValueError):
     """A ``.almtp`` / ``.mtp`` file is malformed or unsupported; the message names the file."""
 
@@ -410,6 +407,9 @@ def _parse_mtp_text(text: str, source: str, require_trained: bool) -> MTPPotenti
         potential_tag=values.get("potential_tag"),
         source=source,
     )
+
+
+MAX_INVERSE_ERROR = 1e-4  # max|A·Sᵀ − I| accepted when reading an active set (as the C++ reader)
 
 
 def _parse_selection(data: bytes, pos: int, m: int, source: str, parse_configurations: bool = True) -> ActiveSetData:
