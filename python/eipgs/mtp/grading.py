@@ -12,18 +12,7 @@ from eipgs.io.almtp import MTPPotential
 from eipgs.mtp.evaluator import MTPEvaluator
 from eipgs.mtp.neighbours import neighbour_pairs
 
-__all__ = [
-    "ConfigurationResult",
-    "NonFiniteGradeWarning",
-    "evaluate_configuration",
-    "grade_atoms",
-    "grade_rows",
-    "species_for_types",
-]
-
-
-class NonFiniteGradeWarning(RuntimeWarning):
-    """Some atom's grade is not finite (overlapping atoms, overflowing coefficients); it is reported as inf."""
+__all__ = ["ConfigurationResult", "evaluate_configuration", "grade_atoms", "grade_rows", "species_for_types"]
 
 
 @dataclass
@@ -110,6 +99,10 @@ def evaluate_configuration(
     if grades and not np.all(np.isfinite(gamma)):
         _warn_nonfinite(gamma, i, j, D)
     return ConfigurationResult(species=species, energy=energy, grades=gamma, rows=rows)
+
+
+class NonFiniteGradeWarning(RuntimeWarning):
+    """Some atom's grade is not finite (overlapping atoms, overflowing coefficients); it is reported as inf."""
 
 
 def _warn_nonfinite(gamma: np.ndarray, i: np.ndarray, j: np.ndarray, D: np.ndarray) -> None:
