@@ -94,10 +94,15 @@ bool ends_with(const std::string &s, const std::string &suffix)
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The absolute path `path` will have once it exists: its directory resolved (symbolic links, ..),
-// so two spellings of one file compare equal. Empty if the directory does not exist.
+// The absolute path of `path` (or the one it will have once created) with symbolic links and ..
+// resolved, so two spellings of one file compare equal. Empty if its directory does not exist.
 std::string canonical_path(const std::string &path)
 {
+  if (char *real = realpath(path.c_str(), nullptr)) {    // exists: also resolves a linked file
+    std::string out(real);
+    free(real);
+    return out;
+  }
   std::string dir = platform::path_dirname(path);
   if (dir.empty()) dir = ".";
   char *real = realpath(dir.c_str(), nullptr);

@@ -83,6 +83,13 @@ def test_second_fix_on_the_same_file_is_refused(tmp_path):
         f"fix s2 all cluster/sample 5 v_r 1.0 3.0 {same}",
     ])
     assert f"file '{same}' is already written by fix cluster/sample 's1'" in msg
+    (tmp_path / "a.extxyz").write_text("")
+    (tmp_path / "link.extxyz").symlink_to(tmp_path / "a.extxyz")
+    msg = _zero_deck_error([
+        f"fix s1 all cluster/sample 5 v_r 1.0 3.0 {tmp_path / 'a.extxyz'}",
+        f"fix s2 all cluster/sample 5 v_r 1.0 3.0 {tmp_path / 'link.extxyz'}",
+    ])
+    assert "link.extxyz' is already written by fix cluster/sample 's1'" in msg
     # Redefining a fix with the same ID replaces it: no conflict with itself.
     from eipgs.lmp import create_lammps, run
 
