@@ -55,6 +55,8 @@ READER_ERRORS = {
                     "line 10 (max_dist): key 'max_dist' appears twice (first on line 9"),
     "hash in name": (lambda t: t.replace(b"potential_name = eipgs_bootstrap", b"potential_name = a#b", 1),
                      "line 3 (potential_name): '#' inside the MTP text part"),
+    "comment line": (lambda t: t.replace(b"species_count = 1", b"# one species\nspecies_count = 1", 1),
+                     "line 5: '# one species' before the '#MVS_v1.1' selection block"),
     "unknown key": (lambda t: _text_edit(t, "species_count = 1", "species_count = 1\nspecies_cnt = 1"),
                     "line 6 (species_cnt): unknown key 'species_cnt'"),
     "magnetic": (lambda t: _text_edit(t, "radial_basis_type", "magnetic_basis_type = BChebyshev\nradial_basis_type"),

@@ -300,6 +300,15 @@ Almtp parse_almtp(const std::string &bytes, const std::string &source, double ma
     fail("no selection block (#MVS_v1.1): this is a plain MTP without an active set; grades "
          "need an .almtp written by MLIP-3 (mlp train / select_add)");
   }
+  if (bytes.compare(h1, 4, "#MVS") != 0 && bytes.find("\n#MVS", h1) != std::string::npos) {
+    // A '#' line before the real selection block (a comment, which MTP files cannot have): the
+    // text part would end there and the error would be a puzzling "missing key".
+    const size_t eol = bytes.find('\n', h1);
+    fail("line " + std::to_string(1 + std::count(bytes.begin(), bytes.begin() + h1, '\n')) +
+         ": '" + bytes.substr(h1, std::min<size_t>(eol - h1, 40)) +
+         "' before the '#MVS_v1.1' selection block; MLIP-3 starts the selection block at the "
+         "first '#' of the file, so MTP files cannot have comment lines. Remove the line");
+  }
   out.potential = parse_mtp_text(bytes.substr(0, h1), source);
   const int m = out.potential.param_count();
   ActiveSet &as = out.active_set;
