@@ -27,9 +27,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include <unistd.h>
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
@@ -63,6 +66,24 @@ const ElementMass element_masses[] = {
     {"U", 238.03},    {"Np", 237.0},    {"Pu", 244.0},
 };
 
+// Every chemical symbol (Z = 1..118): `elements` must name real elements, since ASE and the DFT
+// steps downstream cannot read anything else (case matters: "W", not "w").
+bool is_element_symbol(const std::string &sym)
+{
+  static const char *const symbols[] = {
+      "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",
+      "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
+      "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh",
+      "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd",
+      "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re",
+      "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th",
+      "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db",
+      "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+  for (const char *s : symbols)
+    if (sym == s) return true;
+  return false;
+}
+
 // Doubles per candidate in the all-gather: ref, tag, owner, ilocal, x, y, z.
 constexpr int CAND_SIZE = 7;
 // Doubles per cluster atom in the gather to rank 0: tag, type, dx, dy, dz, grade.
@@ -71,6 +92,42 @@ constexpr int ATOM_SIZE = 6;
 bool ends_with(const std::string &s, const std::string &suffix)
 {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The absolute path of `path` (or the one it will have once created) with symbolic links and ..
+// resolved, so two spellings of one file compare equal. Empty if its directory does not exist.
+std::string canonical_path(const std::string &path)
+{
+  if (char *real = realpath(path.c_str(), nullptr)) {    // exists: also resolves a linked file
+    std::string out(real);
+    free(real);
+    return out;
+  }
+  std::string dir = platform::path_dirname(path);
+  if (dir.empty()) dir = ".";
+  char *real = realpath(dir.c_str(), nullptr);
+  if (!real) return "";
+  std::string out = std::string(real) + "/" + platform::path_basename(path);
+  free(real);
+  return out;
+}
+
+// Why `path` cannot be written by `keyword`, or "" if it can: an existing file must be writable,
+// a new one needs a writable directory (so does one replaced by rename, write_active).
+std::string unwritable_reason(const std::string &path, const std::string &keyword, bool by_rename)
+{
+  if (platform::path_is_directory(path)) return fmt::format("{} '{}' is a directory", keyword, path);
+  std::string dir = platform::path_dirname(path);
+  if (dir.empty()) dir = ".";
+  if (!platform::path_is_directory(dir))
+    return fmt::format("{} '{}': directory '{}' does not exist", keyword, path, dir);
+  const bool exists = access(path.c_str(), F_OK) == 0;
+  if (exists && !by_rename && access(path.c_str(), W_OK) != 0)
+    return fmt::format("{} '{}' is not writable: {}", keyword, path, utils::getsyserror());
+  if ((!exists || by_rename) && access(dir.c_str(), W_OK | X_OK) != 0)
+    return fmt::format("{} '{}': cannot create files in directory '{}': {}", keyword, path, dir,
+                       utils::getsyserror());
+  return "";
 }
 
 // ASE parses an info value without '.' as an integer; keep floats recognisably floats.
@@ -197,7 +254,15 @@ FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
       const int ntypes = atom->ntypes;
       if (ntypes <= 0) error->all(FLERR, "Fix cluster/sample: elements needs a simulation box");
       need(ntypes);
-      for (int t = 0; t < ntypes; ++t) elements.emplace_back(arg[iarg + 1 + t]);
+      for (int t = 0; t < ntypes; ++t) {
+        const std::string sym = arg[iarg + 1 + t];
+        if (!is_element_symbol(sym))
+          error->all(FLERR,
+                     "Fix cluster/sample: elements: '{}' (atom type {}) is not a chemical symbol; give "
+                     "one symbol per atom type ({} types), e.g. W or Cu",
+                     sym, t + 1, ntypes);
+        elements.push_back(sym);
+      }
       iarg += 1 + ntypes;
     } else {
       error->all(FLERR, "Fix cluster/sample: unknown keyword '{}'", key);
@@ -253,29 +318,22 @@ FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
   // end_of_step); other refs are evaluated only on multiples of N.
   nevery = (ref_kind == REF_FIX) ? 1 : sample_every;
 
-  // Open (or continue) the output on rank 0; every rank learns whether that worked.
-  int ok = 1;
+  // Every path is checked now, before anything is written: the output file is created (or
+  // truncated) only at the first run, after init() has checked the rest of the setup.
+  check_paths();
+
+  // append yes: read what the file already holds (nothing is written here).
   std::string why;
-  if (comm->me == 0) {
-    if (append) {
-      // std::stoll on a malformed value throws: report it like any other unusable file
-      try {
-        why = scan_existing_file();
-      } catch (std::exception &e) {
-        why = fmt::format("cannot continue '{}' with append yes: malformed step/cfg# entry ({})", filename,
-                          e.what());
-      }
-    }
-    if (!why.empty()) {
-      ok = 0;
-    } else {
-      fp = fopen(filename.c_str(), append ? "a" : "w");
-      if (!fp) {
-        ok = 0;
-        why = fmt::format("cannot open file '{}' for writing: {}", filename, utils::getsyserror());
-      }
+  if (comm->me == 0 && append) {
+    // std::stoll on a malformed value throws: report it like any other unusable file
+    try {
+      why = scan_existing_file();
+    } catch (std::exception &e) {
+      why = fmt::format("cannot continue '{}' with append yes: malformed step/cfg# entry ({})", filename,
+                        e.what());
     }
   }
+  int ok = why.empty() ? 1 : 0;
   MPI_Bcast(&ok, 1, MPI_INT, 0, world);
   if (!ok)
     error->all(FLERR, "Fix cluster/sample: {}", comm->me == 0 ? why : std::string("see rank 0 (file ") + filename + ")");
@@ -298,6 +356,66 @@ FixClusterSample::FixClusterSample(LAMMPS *lmp, int narg, char **arg) :
     for (bigint k = 0; k < n; ++k) existing.emplace(flat[2 * k], (tagint) flat[2 * k + 1]);
     MPI_Bcast(&nwritten_file, 1, MPI_LMP_BIGINT, 0, world);
   }
+}
+
+/* ----------------------------------------------------------------------
+   rank 0 checks every path this fix will write, before anything is written;
+   a file another fix cluster/sample writes is refused (both would corrupt it)
+------------------------------------------------------------------------- */
+
+void FixClusterSample::check_paths()
+{
+  std::string why;
+  if (comm->me == 0) {
+    why = unwritable_reason(filename, "file", false);
+    if (why.empty() && !active_out.empty()) why = unwritable_reason(active_out, "write_active", true);
+    const std::string mine = canonical_path(filename);
+    const std::string mine_active = active_out.empty() ? "" : canonical_path(active_out);
+    if (why.empty() && !mine_active.empty() && mine_active == mine)
+      why = fmt::format("write_active '{}' is the cluster file '{}' itself", active_out, filename);
+    for (auto *f : modify->get_fix_by_style("^cluster/sample$")) {
+      if (!why.empty()) break;
+      auto *other = dynamic_cast<FixClusterSample *>(f);
+      // The fix with our ID is the one this command replaces.
+      if (!other || other == this || strcmp(other->id, id) == 0) continue;
+      const std::string theirs = canonical_path(other->filename);
+      const std::string theirs_active = other->active_out.empty() ? "" : canonical_path(other->active_out);
+      for (const auto &[keyword, path, canon] : {std::make_tuple("file", filename, mine),
+                                                 std::make_tuple("write_active", active_out, mine_active)}) {
+        if (canon.empty()) continue;
+        if (canon == theirs || canon == theirs_active)
+          why = fmt::format("{} '{}' is already written by fix cluster/sample '{}' (as '{}'); two fixes "
+                            "writing one file corrupt it: give each its own file",
+                            keyword, path, other->id, canon == theirs ? other->filename : other->active_out);
+      }
+    }
+  }
+  int ok = why.empty() ? 1 : 0;
+  MPI_Bcast(&ok, 1, MPI_INT, 0, world);
+  if (!ok)
+    error->all(FLERR, "Fix cluster/sample: {}", comm->me == 0 ? why : std::string("see rank 0 (file ") + filename + ")");
+}
+
+/* ----------------------------------------------------------------------
+   open (or continue) the output on rank 0, once, after init() checked the setup
+------------------------------------------------------------------------- */
+
+void FixClusterSample::open_output()
+{
+  if (output_open) return;
+  int ok = 1;
+  std::string why;
+  if (comm->me == 0) {
+    fp = fopen(filename.c_str(), append ? "a" : "w");
+    if (!fp) {
+      ok = 0;
+      why = fmt::format("cannot open file '{}' for writing: {}", filename, utils::getsyserror());
+    }
+  }
+  MPI_Bcast(&ok, 1, MPI_INT, 0, world);
+  if (!ok)
+    error->all(FLERR, "Fix cluster/sample: {}", comm->me == 0 ? why : std::string("see rank 0 (file ") + filename + ")");
+  output_open = true;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -408,6 +526,9 @@ void FixClusterSample::init()
   if (!elements.empty() && (int) elements.size() != atom->ntypes)
     error->all(FLERR, "Fix cluster/sample: elements lists {} symbols for {} atom types", elements.size(),
                atom->ntypes);
+
+  // Last: every check above passed, so creating (truncating) the output loses nothing.
+  open_output();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -594,8 +715,12 @@ void FixClusterSample::sample()
   double **x = atom->x;
   std::vector<double> mine;
   for (int i = 0; i < nlocal; ++i) {
-    if (!(mask[i] & groupbit) || !(refbuf[i] > threshold)) continue;
-    mine.insert(mine.end(), {refbuf[i], (double) tag[i], (double) comm->me, (double) i, x[i][0], x[i][1], x[i][2]});
+    if (!(mask[i] & groupbit)) continue;
+    // A NaN ref is a broken value, not a small one: it ranks above every threshold (as +inf, which
+    // also keeps the sort below a strict weak ordering).
+    const double ref = std::isnan(refbuf[i]) ? HUGE_VAL : refbuf[i];
+    if (!(ref > threshold)) continue;
+    mine.insert(mine.end(), {ref, (double) tag[i], (double) comm->me, (double) i, x[i][0], x[i][1], x[i][2]});
   }
   int nmine = (int) mine.size();
   std::vector<int> counts(comm->nprocs), displs(comm->nprocs);
@@ -700,6 +825,13 @@ std::vector<FixClusterSample::Centre> FixClusterSample::select_centres(const std
         error->all(FLERR, "Fix cluster/sample: fix mtp/grade '{}' gave no neighbourhood row for atom {} at step {}",
                    ref_id, centre.tag, step);
       const double gamma = buf[m + 1];
+      if (!std::isfinite(gamma)) {
+        // Overlapping atoms or an overflowing row: the cluster is written (it is the most
+        // extrapolative thing there is), but a NaN/inf row must never enter the active set.
+        centre.grade = gamma;
+        selected.push_back(centre);
+        continue;
+      }
       if (!(gamma > threshold)) continue;    // an environment the active set already covers
       // The row becomes site-energy equation 0 of the cluster (centre first, §3.3, §8), stored
       // as a new active-set configuration by write_active.

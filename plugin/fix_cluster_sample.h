@@ -3,7 +3,7 @@
    spherical cluster around each selected high-ref atom (ref = a per-atom
    fix, compute or variable, typically f_ID of fix mtp/grade), optionally
    deduplicated live against the MTP active set (MaxVol swap).
-   Doc: doc/fix_cluster_sample.md. Conventions: shared/notes/mtp-grade.md §8-§9.
+   Doc: doc/fix_cluster_sample.md. Conventions: doc/design/mtp-grade.md §8-§9.
 ------------------------------------------------------------------------- */
 
 #ifndef EIPGS_FIX_CLUSTER_SAMPLE_H
@@ -74,6 +74,7 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   int format;
 
   FILE *fp;
+  bool output_open = false;    // the output file was opened (first init); fp is set on rank 0 only
   FixMtpGrade *grade_fix;    // non-null when ref is f_ID of fix mtp/grade
   bool grade_column;         // write the per-atom grade column (ref is mtp/grade)
 
@@ -102,6 +103,8 @@ class FixClusterSample : public LAMMPS_NS::Fix {
   void write_cfg(const Centre &, const std::vector<ClusterAtom> &);
   void add_active_configuration(const Centre &, const std::vector<ClusterAtom> &);
   std::string scan_existing_file();    // rank 0; returns an error message or ""
+  void check_paths();
+  void open_output();
   std::string element_of(int type) const;
 };
 

@@ -47,7 +47,8 @@ std::string read_file_everywhere(LAMMPS *lmp, const std::string &path)
   long long len = -1;
   if (lmp->comm->me == 0) {
     std::ifstream f(path, std::ios::binary);
-    if (f) {
+    if (platform::path_is_directory(path)) len = -2;
+    else if (f) {
       std::ostringstream ss;
       ss << f.rdbuf();
       bytes = ss.str();
@@ -55,6 +56,7 @@ std::string read_file_everywhere(LAMMPS *lmp, const std::string &path)
     }
   }
   MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, lmp->world);
+  if (len == -2) lmp->error->all(FLERR, "Fix mtp/grade: '{}' is a directory, not an .almtp file", path);
   if (len < 0) lmp->error->all(FLERR, "Fix mtp/grade: cannot open .almtp file '{}'", path);
   bytes.resize((size_t) len);
   const size_t chunk = 1 << 30;
@@ -68,7 +70,8 @@ FixMtpGrade::FixMtpGrade(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), select_threshold(2.0), break_threshold(0.0), break_error(0),
     cutoff_mtp(0.0), list(nullptr), gamma(nullptr), max_gamma(0.0),
     count_selected(0.0), count_graded(0.0), max_tag(0.0), forced_timeout(false),
-    evaluated(false), evaluated_step(-1), n_evaluations(0), n_graded_total(0), run_max_gamma(0.0), run_max_tag(0.0),
+    evaluated(false), evaluated_step(-1), n_evaluations(0), n_graded_total(0),
+    n_nonfinite_total(0), nonfinite_warned(false), run_max_gamma(0.0), run_max_tag(0.0),
     run_max_step(0), time_spent(0.0)
 {
   if (narg < 5)
@@ -82,8 +85,11 @@ FixMtpGrade::FixMtpGrade(LAMMPS *lmp, int narg, char **arg) :
   if (nevery <= 0) error->all(FLERR, "Fix mtp/grade: N must be > 0 (got {})", arg[3]);
   path = arg[4];
 
+  // Outside the try: error->all throws a std::exception too, and catching it below would print
+  // its message a second time inside another one.
+  const std::string bytes = read_file_everywhere(lmp, path);
   try {
-    Almtp file = parse_almtp(read_file_everywhere(lmp, path), path);
+    Almtp file = parse_almtp(bytes, path);
     potential = std::move(file.potential);
     aset = std::move(file.active_set);
   } catch (AlmtpError &e) {
@@ -221,7 +227,7 @@ void FixMtpGrade::init_list(int, NeighList *ptr)
 
 void FixMtpGrade::setup(int)
 {
-  n_evaluations = n_graded_total = 0;
+  n_evaluations = n_graded_total = n_nonfinite_total = 0;
   run_max_gamma = run_max_tag = 0.0;
   run_max_step = update->ntimestep;
   time_spent = 0.0;
@@ -250,12 +256,17 @@ int FixMtpGrade::gather_neighbours(int i)
     nb_species.resize(jnum);
   }
   int n = 0;
+  nb_overlap = -1;
   for (int jj = 0; jj < jnum; jj++) {
     const int j = jlist[jj] & NEIGHMASK;
     const int sj = type_species[type[j]];
     if (sj < 0) continue;
     const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-    if (!(dx * dx + dy * dy + dz * dz < rc2)) continue;
+    const double r2 = dx * dx + dy * dy + dz * dz;
+    if (!(r2 < rc2)) continue;
+    // r = 0: the unit vector r_ij / r is 0/0 and the row is NaN. Remember the (smallest-id)
+    // partner so the atom is graded +inf and the warning can name both atoms.
+    if (r2 == 0.0 && (nb_overlap < 0 || atom->tag[j] < atom->tag[nb_overlap])) nb_overlap = j;
     double *t = &nb_tmp[4 * (size_t) n];
     t[0] = dx;
     t[1] = dy;
@@ -313,16 +324,26 @@ void FixMtpGrade::evaluate(bool apply_break)
   const int m = potential.param_count();
   for (int i = 0; i < nlocal; i++) gamma[i] = 0.0;
 
-  double local_max = 0.0, local_selected = 0.0, local_graded = 0.0;
+  double local_max = 0.0, local_selected = 0.0, local_graded = 0.0, local_nonfinite = 0.0;
+  // First (smallest-id) atom with a non-finite grade and, if it sits on another atom, that atom.
+  tagint bad_tag = MAXTAGINT, bad_partner = 0;
+  auto record = [&](int i, double g, tagint partner) {
+    gamma[i] = g;
+    local_max = std::max(local_max, g);
+    if (g > select_threshold) local_selected += 1.0;
+    if (!std::isfinite(g)) {
+      local_nonfinite += 1.0;
+      if (tag[i] < bad_tag) {
+        bad_tag = tag[i];
+        bad_partner = partner;
+      }
+    }
+  };
   int nb = 0;
   auto flush = [&]() {
+    // grades() reports a row with NaN or inf entries as +inf (active_set.cpp, max_grade).
     aset.grades(nb, batch_rows.data(), m, batch_gamma.data());
-    for (int r = 0; r < nb; r++) {
-      const double g = batch_gamma[r];
-      gamma[batch_atoms[r]] = g;
-      local_max = std::max(local_max, g);
-      if (g > select_threshold) local_selected += 1.0;
-    }
+    for (int r = 0; r < nb; r++) record(batch_atoms[r], batch_gamma[r], 0);
     nb = 0;
   };
   const int inum = list->inum;
@@ -333,19 +354,26 @@ void FixMtpGrade::evaluate(bool apply_break)
     const int tc = type_species[type[i]];
     if (tc < 0) continue;
     const int n = gather_neighbours(i);
+    local_graded += 1.0;
+    if (nb_overlap >= 0) {
+      // Coincident atoms: no MTP row exists (r = 0); as far outside the training data as it
+      // gets, so graded +inf, above every select/break threshold.
+      record(i, HUGE_VAL, tag[nb_overlap]);
+      continue;
+    }
     evaluator->row(tc, n, nb_rij.data(), nb_species.data(), &batch_rows[(size_t) nb * m]);
     batch_atoms[nb++] = i;
-    local_graded += 1.0;
     if (nb == BATCH) flush();
   }
   if (nb) flush();
 
   // Global outputs: max gamma, the smallest atom id that has it, counts (MPI-collective).
-  double sums[2] = {local_selected, local_graded}, totals[2];
+  double sums[3] = {local_selected, local_graded, local_nonfinite}, totals[3];
   MPI_Allreduce(&local_max, &max_gamma, 1, MPI_DOUBLE, MPI_MAX, world);
-  MPI_Allreduce(sums, totals, 2, MPI_DOUBLE, MPI_SUM, world);
+  MPI_Allreduce(sums, totals, 3, MPI_DOUBLE, MPI_SUM, world);
   count_selected = totals[0];
   count_graded = totals[1];
+  if (totals[2] > 0.0) report_nonfinite((bigint) totals[2], bad_tag, bad_partner);
   tagint local_tag = MAXTAGINT, global_tag = 0;
   if (count_graded > 0.0) {
     for (int i = 0; i < nlocal; i++)
@@ -357,6 +385,7 @@ void FixMtpGrade::evaluate(bool apply_break)
 
   n_evaluations++;
   n_graded_total += (long long) count_graded;
+  n_nonfinite_total += (long long) totals[2];
   if (max_gamma > run_max_gamma) {
     run_max_gamma = max_gamma;
     run_max_tag = max_tag;
@@ -377,6 +406,32 @@ void FixMtpGrade::evaluate(bool apply_break)
   }
 }
 
+// Collective. Warns once per fix (on the first evaluation that has any) and names the first atom,
+// so a NaN can never pass as an interpolating grade of 0 (doc/fix_mtp_grade.md, non-finite grades).
+void FixMtpGrade::report_nonfinite(bigint count, tagint first, tagint partner)
+{
+  tagint global_first = 0, global_partner = 0;
+  MPI_Allreduce(&first, &global_first, 1, MPI_LMP_TAGINT, MPI_MIN, world);
+  const tagint mine = (first == global_first) ? partner : 0;
+  MPI_Allreduce(&mine, &global_partner, 1, MPI_LMP_TAGINT, MPI_MAX, world);
+  if (nonfinite_warned || comm->me != 0) {
+    nonfinite_warned = true;
+    return;
+  }
+  nonfinite_warned = true;
+  const std::string why = global_partner > 0
+      ? fmt::format("atom {} sits on atom {} (distance 0: overlapping atoms)", global_first,
+                    global_partner)
+      : fmt::format("atom {} has NaN or inf in its MTP row (overflowing potential coefficients "
+                    "or a corrupted configuration)",
+                    global_first);
+  error->warning(FLERR,
+                 "Fix mtp/grade {}: {} atom(s) have a non-finite extrapolation grade on step {}; "
+                 "{}. Their grade is reported as inf, above every select/break threshold "
+                 "(further occurrences are counted in the run summary, not warned again)",
+                 id, count, update->ntimestep, why);
+}
+
 void FixMtpGrade::post_run()
 {
   // Like fix halt 'continue': a later run starts normally.
@@ -389,10 +444,13 @@ void FixMtpGrade::post_run()
     utils::logmesg(lmp,
                    "Fix mtp/grade {}: {} evaluations, {} grades; max gamma {:.5f} (atom {}, "
                    "step {}); last evaluation: {} graded, {} above select {}; {:.3f} s on rank "
-                   "0 ({:.2f} us per graded atom)\n",
+                   "0 ({:.2f} us per graded atom){}\n",
                    id, n_evaluations, n_graded_total, run_max_gamma, (bigint) run_max_tag,
                    run_max_step, (bigint) count_graded, (bigint) count_selected, select_threshold,
-                   time_spent, us);
+                   time_spent, us,
+                   n_nonfinite_total > 0
+                       ? fmt::format("; {} non-finite grades (reported as inf)", n_nonfinite_total)
+                       : std::string());
   }
 }
 

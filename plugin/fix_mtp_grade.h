@@ -6,7 +6,7 @@
    fix ID group-ID mtp/grade N file.almtp [species s1 ... sNtypes]
                                           [select gs] [break gb] [error yes|no]
 
-   Math: shared/notes/mtp-grade.md; LAMMPS mechanics: lammps-plugin.md §4, §5, §7.
+   Math: doc/design/mtp-grade.md; LAMMPS mechanics: doc/design/lammps-plugin.md §4, §5, §7.
    User documentation: doc/fix_mtp_grade.md.
 ------------------------------------------------------------------------- */
 
@@ -73,6 +73,7 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
  private:
   void evaluate(bool apply_break);
   int gather_neighbours(int i);
+  void report_nonfinite(LAMMPS_NS::bigint count, LAMMPS_NS::tagint first, LAMMPS_NS::tagint partner);
 
   std::string path;
   MtpPotential potential;
@@ -94,6 +95,8 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
 
   // Run statistics for the summary line.
   long long n_evaluations, n_graded_total;
+  long long n_nonfinite_total;    // grades that were NaN/inf (reported as inf), this run
+  bool nonfinite_warned;
   double run_max_gamma, run_max_tag;
   LAMMPS_NS::bigint run_max_step;
   double time_spent;
@@ -102,6 +105,7 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
   std::vector<double> nb_rij;
   std::vector<int> nb_species;
   std::vector<int> nb_order;
+  int nb_overlap = -1;    // gather_neighbours: a neighbour at distance 0 (local index), or -1
   std::vector<double> nb_tmp;
   std::vector<double> batch_rows;
   std::vector<double> batch_gamma;

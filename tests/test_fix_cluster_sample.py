@@ -357,7 +357,7 @@ def _error_of(reference: Path, tmp: Path, fix: str, *, extra: str = "", run_step
         ("fix g all mtp/grade 10 {a}\nfix s all cluster/sample 5 f_g 2.0 5.5 {d}/a.extxyz", "N = 5 must be a multiple of the N = 10 of fix mtp/grade 'g'"),
         ("fix x all store/state 5 x\nfix s all cluster/sample 5 f_x 2.0 5.5 {d}/a.extxyz update_active yes", "update_active yes needs ref = f_ID of a fix mtp/grade; fix 'x' is style 'store/state'"),
         ("fix g all mtp/grade 5 {a}\nfix s all cluster/sample 5 f_g 2.0 5.5 {d}/a.extxyz update_active yes write_active b.txt", "write_active file 'b.txt' must end in .almtp"),
-        ("fix s all cluster/sample 5 v_r 1.0 5.0 /nonexistent/dir/a.extxyz", "cannot open file '/nonexistent/dir/a.extxyz' for writing"),
+        ("fix s all cluster/sample 5 v_r 1.0 5.0 /nonexistent/dir/a.extxyz", "file '/nonexistent/dir/a.extxyz': directory '/nonexistent/dir' does not exist"),
         ("fix s all cluster/sample 5 v_r 1.0 5.0 {d}/a.txt", "must end in .extxyz, .xyz"),
         ("fix s all cluster/sample 0 v_r 1.0 5.0 {d}/a.extxyz", "N = 0 must be > 0"),
         ("fix s all cluster/sample -5 v_r 1.0 5.0 {d}/a.extxyz", "N = -5 must be > 0"),

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/stat.h>
+
 namespace EIPGS {
 
 namespace {
@@ -22,6 +24,16 @@ constexpr int TILE_ROWS = 4;    // rows of B per kernel tile
 constexpr int TILE_COLS = 8;    // columns of Gamma (rows of S) per kernel tile
 
 int round_up(int n, int q) { return (n + q - 1) / q * q; }
+
+// max(g, |c|) where a NaN coefficient counts as +inf: std::max(g, NaN) would return g and hide a
+// broken neighbourhood (coincident atoms, overflowing coefficients) behind a grade of 0. A
+// non-finite grade is reported as +inf, above every threshold (doc/design/mtp-grade.md §3.1).
+inline double max_grade(double g, double c)
+{
+  const double a = std::fabs(c);
+  if (a != a) return HUGE_VAL;
+  return a > g ? a : g;
+}
 
 // Four doubles as one GCC/Clang vector value: AVX registers in the avx2 clone, pairs of SSE2
 // registers otherwise. No FMA is enabled in either clone, so both give bit-identical results.
@@ -61,7 +73,7 @@ EIPGS_AVX2_CLONES void tile_max(int m, const double *b0,
   const v4d *acc[4][2] = {{&a00, &a01}, {&a10, &a11}, {&a20, &a21}, {&a30, &a31}};
   for (int r = 0; r < 4; r++)
     for (int h = 0; h < 2; h++)
-      for (int c = 0; c < 4; c++) gmax[r] = std::max(gmax[r], std::fabs((*acc[r][h])[c]));
+      for (int c = 0; c < 4; c++) gmax[r] = max_grade(gmax[r], (*acc[r][h])[c]);
 }
 
 }    // namespace
@@ -269,10 +281,33 @@ Almtp parse_almtp(const std::string &bytes, const std::string &source, double ma
   Almtp out;
   out.path = source;
   const size_t h1 = bytes.find('#');
+  if (h1 != std::string::npos && h1 > 0 && bytes[h1 - 1] != '\n') {
+    // MLIP-3 takes the first '#' as the start of the selection block (doc/design/mtp-grade.md
+    // §1), so a '#' inside a value would cut the potential short there: refuse, naming the line.
+    const size_t bol = bytes.rfind('\n', h1) == std::string::npos ? 0 : bytes.rfind('\n', h1) + 1;
+    const std::string line = bytes.substr(bol, h1 - bol);
+    const size_t eq = line.find('=');
+    std::string key = line.substr(0, eq);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    fail("line " + std::to_string(1 + std::count(bytes.begin(), bytes.begin() + h1, '\n')) +
+         (key.empty() ? std::string() : " (" + key + ")") +
+         ": '#' inside the MTP text part; MLIP-3 reads the first '#' as the start of the "
+         "selection block, so the potential would be cut short there. Remove the '#'");
+  }
   if (h1 == std::string::npos) {
     parse_mtp_text(bytes, source);    // a non-MTP file is reported as such first
     fail("no selection block (#MVS_v1.1): this is a plain MTP without an active set; grades "
          "need an .almtp written by MLIP-3 (mlp train / select_add)");
+  }
+  if (bytes.compare(h1, 4, "#MVS") != 0 && bytes.find("\n#MVS", h1) != std::string::npos) {
+    // A '#' line before the real selection block (a comment, which MTP files cannot have): the
+    // text part would end there and the error would be a puzzling "missing key".
+    const size_t eol = bytes.find('\n', h1);
+    fail("line " + std::to_string(1 + std::count(bytes.begin(), bytes.begin() + h1, '\n')) +
+         ": '" + bytes.substr(h1, std::min<size_t>(eol - h1, 40)) +
+         "' before the '#MVS_v1.1' selection block; MLIP-3 starts the selection block at the "
+         "first '#' of the file, so MTP files cannot have comment lines. Remove the line");
   }
   out.potential = parse_mtp_text(bytes.substr(0, h1), source);
   const int m = out.potential.param_count();
@@ -282,24 +317,39 @@ Almtp parse_almtp(const std::string &bytes, const std::string &source, double ma
   const size_t h2 = bytes.find('#', h1 + 1);
   if (h2 == std::string::npos) fail("selection block ends inside its header (file truncated)");
   {
-    std::istringstream hdr(bytes.substr(h1 + 1, h2 - h1 - 1));
-    std::string tag;
-    hdr >> tag;
-    if (tag != "MVS_v1.1")
-      fail("selection block tag is '#" + tag +
+    // Whitespace-separated tokens, as MLIP-3 reads them, each with its line for the messages.
+    std::vector<std::pair<std::string, int>> tokens;
+    int line = 1 + (int) std::count(bytes.begin(), bytes.begin() + h1, '\n');
+    std::string tok;
+    for (size_t p = h1 + 1; p <= h2; p++) {
+      const char ch = p < h2 ? bytes[p] : ' ';
+      if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+        if (!tok.empty()) tokens.emplace_back(tok, line);
+        tok.clear();
+        if (ch == '\n') line++;
+      } else {
+        tok += ch;
+      }
+    }
+    auto at = [&](size_t k) {
+      return "line " + std::to_string(k < tokens.size() ? tokens[k].second : line) + ": ";
+    };
+    if (tokens.empty() || tokens[0].first != "MVS_v1.1")
+      fail(at(0) + "selection block tag is '#" + (tokens.empty() ? "" : tokens[0].first) +
            "', expected '#MVS_v1.1' (legacy MLIP-2 selection blocks are not supported)");
     const char *keys[5] = {"energy_weight", "force_weight", "stress_weight", "site_en_weight",
                            "weight_scaling"};
     double vals[5];
     for (int k = 0; k < 5; k++) {
-      std::string key, val;
-      if (!(hdr >> key >> val) || key != keys[k])
-        fail(std::string("selection block: expected '") + keys[k] + " <value>', found '" + key +
-             "'");
+      const size_t t = 1 + 2 * (size_t) k;
+      const std::string key = t < tokens.size() ? tokens[t].first : "";
+      if (t + 1 >= tokens.size() || key != keys[k])
+        fail(at(t) + "selection block: expected '" + keys[k] + " <value>', found '" + key + "'");
+      const std::string &val = tokens[t + 1].first;
       char *end = nullptr;
       vals[k] = std::strtod(val.c_str(), &end);
       if (*end != '\0' || !std::isfinite(vals[k]))
-        fail(std::string("selection block: bad value '") + val + "' for " + keys[k]);
+        fail(at(t + 1) + "(" + keys[k] + "): bad value '" + val + "'");
     }
     as.energy_weight = vals[0];
     as.force_weight = vals[1];
@@ -378,14 +428,20 @@ Almtp parse_almtp(const std::string &bytes, const std::string &source, double ma
   if (!(err <= max_identity_error)) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.3g", err);
-    fail(std::string("the stored matrices are inconsistent: max |A S^T - I| = ") + buf +
-         " (limit " + std::to_string(max_identity_error) + "); A or S is corrupted");
+    char lim[32];
+    std::snprintf(lim, sizeof lim, "%g", max_identity_error);
+    fail(std::string("the active set is corrupted: max |A S^T - I| = ") + buf + " (limit " + lim +
+         "); S is not the inverse of A. Rebuild the active set (eipgs activeset, or MLIP-3 mlp "
+         "select_add)");
   }
   return out;
 }
 
 Almtp read_almtp(const std::string &path, double max_identity_error)
 {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw AlmtpError("'" + path + "' is a directory, not an .almtp file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw AlmtpError("cannot open .almtp file '" + path + "'");
   std::ostringstream ss;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -24,43 +25,61 @@ std::string trim(const std::string &s)
   return s.substr(b, e - b + 1);
 }
 
+// Bounds that keep a corrupted or hostile file from exhausting memory: far above any real MTP
+// (levels <= 28 have a few 10^4 moments; cutoffs are 4-10 Angstrom), far below an allocation
+// failure. See doc/formats_mtp.md.
+constexpr double MAX_CUTOFF = 100.0;    // Angstrom; max_dist above this is refused
+constexpr double MAX_RADIAL_PARAMS = 1e8;
+
+// Errors name the file, the line and the key: "<file>: line <n> (<key>): <what>".
 struct TextParser {
   const std::string &source;
+  int line = 0;       // 1-based line of the item being read, 0 = not tied to one line
+  std::string key;    // key of that line
 
   [[noreturn]] void fail(const std::string &what) const
   {
-    throw AlmtpError(source + ": " + what);
+    std::string where = source + ": ";
+    if (line > 0) where += "line " + std::to_string(line) + (key.empty() ? "" : " (" + key + ")") + ": ";
+    else if (!key.empty())
+      where += key + ": ";
+    throw AlmtpError(where + what);
+  }
+  void at(int l, const std::string &k)
+  {
+    line = l;
+    key = k;
   }
 
-  double number(const std::string &tok, const std::string &key) const
+  double number(const std::string &tok, const std::string &what) const
   {
     const char *p = tok.c_str();
     char *end = nullptr;
     errno = 0;
     double v = std::strtod(p, &end);
     if (end == p || *end != '\0' || errno == ERANGE)
-      fail("cannot read '" + tok + "' as a number in " + key);
-    if (!std::isfinite(v)) fail("non-finite value '" + tok + "' in " + key);
+      fail("cannot read '" + tok + "' as a number in " + what);
+    if (!std::isfinite(v)) fail("non-finite value '" + tok + "' in " + what);
     return v;
   }
 
-  int integer(const std::string &tok, const std::string &key) const
+  int integer(const std::string &tok, const std::string &what) const
   {
-    double v = number(tok, key);
+    double v = number(tok, what);
     if (v != std::floor(v) || std::fabs(v) > 2e9)
-      fail("'" + tok + "' in " + key + " is not an integer");
+      fail("'" + tok + "' in " + what + " is not an integer");
     return (int) v;
   }
 
   // Numbers of a brace list such as {{0, 1, 0, 0}, {1, 0, 0, 0}} or {1.0, 2.0}, flattened;
   // the braces must balance.
-  std::vector<double> numbers(const std::string &value, const std::string &key) const
+  std::vector<double> numbers(const std::string &value, const std::string &what) const
   {
     std::vector<double> out;
     int depth = 0;
     std::string tok;
     auto flush = [&]() {
-      if (!tok.empty()) out.push_back(number(tok, key));
+      if (!tok.empty()) out.push_back(number(tok, what));
       tok.clear();
     };
     for (char ch : value) {
@@ -69,7 +88,7 @@ struct TextParser {
         depth++;
       } else if (ch == '}') {
         flush();
-        if (--depth < 0) fail("unbalanced '}' in " + key);
+        if (--depth < 0) fail("unbalanced '}' in " + what);
       } else if (ch == ',' || ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
         flush();
       } else {
@@ -77,27 +96,42 @@ struct TextParser {
       }
     }
     flush();
-    if (depth != 0) fail("unbalanced '{' in " + key + " (value cut short?)");
+    if (depth != 0) fail("unbalanced '{' in " + what + " (value cut short?)");
     return out;
   }
 
   std::vector<std::array<int, 4>> quadruples(const std::string &value, int count,
-                                             const std::string &key) const
+                                             const std::string &what) const
   {
-    std::vector<double> v = numbers(value, key);
+    std::vector<double> v = numbers(value, what);
     if ((int) v.size() != 4 * count)
-      fail(key + " has " + std::to_string(v.size()) + " numbers, expected 4 x " +
+      fail(what + " has " + std::to_string(v.size()) + " numbers, expected 4 x " +
            std::to_string(count) + " (the matching _count key)");
     std::vector<std::array<int, 4>> out(count);
     for (int i = 0; i < count; i++)
       for (int c = 0; c < 4; c++) {
         double x = v[4 * i + c];
-        if (x != std::floor(x)) fail(key + " entry " + std::to_string(i) + " is not an integer");
+        if (x != std::floor(x)) fail(what + " entry " + std::to_string(i) + " is not an integer");
         out[i][c] = (int) x;
       }
     return out;
   }
 };
+
+// One "key = value" item of the text part (a brace value may span several lines).
+struct Item {
+  std::string value;
+  int line = 0;
+};
+
+// MLIP-3 and motep spell three radial-basis keys differently (doc/formats_mtp.md); one name each.
+std::string canonical_key(const std::string &key, bool in_radial_basis)
+{
+  if (key == "min_val" || (in_radial_basis && key == "min")) return "min_dist";
+  if (key == "max_val" || (in_radial_basis && key == "max")) return "max_dist";
+  if (key == "basis_size" || (in_radial_basis && key == "size")) return "radial_basis_size";
+  return key;
+}
 
 }    // namespace
 
@@ -110,188 +144,239 @@ MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
     std::istringstream in(text);
     while (std::getline(in, line)) lines.push_back(line);
   }
+  P.at(1, "");
   if (lines.empty() || trim(lines[0]) != "MTP")
     P.fail("not an MTP file: the first line must be 'MTP'");
-  if (lines.size() < 2) P.fail("file ends after the first line");
+  if (lines.size() < 2) P.fail("file ends after the first line 'MTP'");
   {
+    P.at(2, "version");
     std::istringstream v(lines[1]);
     std::string k, eq, val, extra;
     v >> k >> eq >> val;
     if (k != "version" || eq != "=" || val != "1.1.0" || (v >> extra))
       P.fail("unsupported version line '" + trim(lines[1]) +
-             "': only 'version = 1.1.0' (MLIP-3) is supported");
+             "': only 'version = 1.1.0' (MLIP-3, also written by motep) is supported");
   }
 
   MtpPotential pot;
-  std::map<std::string, bool> seen;
-  bool basis_seen = false;
-  int n_basic = -1, n_times = -1, n_lin = -1;
-  std::string basic_value, times_value, mapping_value, species_value, moment_value;
+  std::map<std::string, Item> items;
+  bool in_radial_basis = false;    // after radial_basis_type: min/max/size are its keys (motep)
+  double global_scaling = 1.0, basis_scaling = 1.0;
+  int radial_line = 0;                              // line of the radial_coeffs key
+  std::vector<std::pair<int, std::string>> radial;  // (line, text) of the radial_coeffs block
 
-  // Reads a brace value that may continue on the following lines until its braces balance.
-  auto brace_value = [&](size_t &i, const std::string &first) {
-    std::string value = first;
-    auto depth = [](const std::string &s) {
-      int d = 0;
-      for (char ch : s) d += (ch == '{') - (ch == '}');
-      return d;
-    };
-    while (depth(value) > 0 && i + 1 < lines.size()) value += " " + lines[++i];
-    return value;
+  auto depth = [](const std::string &s) {
+    int d = 0;
+    for (char ch : s) d += (ch == '{') - (ch == '}');
+    return d;
   };
 
   for (size_t i = 2; i < lines.size(); i++) {
-    std::string line = trim(lines[i]);
+    const std::string line = trim(lines[i]);
+    const int lineno = (int) i + 1;
     if (line.empty()) continue;
     std::string key, value;
-    size_t eq = line.find('=');
+    const size_t eq = line.find('=');
     if (eq == std::string::npos) {
       key = line;
     } else {
       key = trim(line.substr(0, eq));
       value = trim(line.substr(eq + 1));
     }
-    if (seen[key] && key != "scaling") P.fail("key '" + key + "' appears twice");
-    seen[key] = true;
-    auto need_value = [&]() {
-      if (value.empty()) P.fail("key '" + key + "' has no value");
-    };
-
-    if (key == "potential_name" || key == "potential_tag") {
-      continue;
-    } else if (key == "scaling") {
-      need_value();
-      double s = P.number(value, key);
-      // The basis scaling (after radial_basis_type) multiplies into the global one (§1.1).
-      if (basis_seen) pot.scaling *= s;
-      else
-        pot.scaling = s;
-    } else if (key == "species_count") {
-      need_value();
-      pot.species_count = P.integer(value, key);
-      if (pot.species_count < 1) P.fail("species_count must be >= 1");
-    } else if (key == "radial_basis_type") {
-      if (value == "RBChebyshev") pot.repulsive = false;
-      else if (value == "RBChebyshev_repuls")
-        pot.repulsive = true;
-      else
-        P.fail("unsupported radial_basis_type '" + value +
-               "': only RBChebyshev and RBChebyshev_repuls are supported");
-      basis_seen = true;
-    } else if (key == "min_dist" || key == "min_val") {
-      need_value();
-      pot.min_dist = P.number(value, key);
-    } else if (key == "max_dist" || key == "max_val") {
-      need_value();
-      pot.max_dist = P.number(value, key);
-    } else if (key == "radial_basis_size" || key == "basis_size") {
-      need_value();
-      pot.radial_basis_size = P.integer(value, key);
-    } else if (key == "magnetic_basis_type") {
-      P.fail("magnetic MTPs (magnetic_basis_type) are not supported");
-    } else if (key == "radial_funcs_count") {
-      need_value();
-      pot.radial_funcs_count = P.integer(value, key);
-    } else if (key == "radial_coeffs") {
-      const int C = pot.species_count, K = pot.radial_funcs_count, R = pot.radial_basis_size;
-      if (C < 1 || K < 1 || R < 1)
-        P.fail("radial_coeffs before species_count, radial_funcs_count and radial_basis_size");
-      // Corrupted counts must give an error, not a huge allocation.
-      if (C > 1000 || K > 1000 || R > 1000 || (double) C * C * K * R > 1e8)
-        P.fail("implausible sizes species_count = " + std::to_string(C) + ", radial_funcs_count = " +
-               std::to_string(K) + ", radial_basis_size = " + std::to_string(R));
-      pot.radial_coeffs.assign((size_t) C * C * K * R, 0.0);
-      std::vector<bool> filled((size_t) C * C, false);
-      for (int blk = 0; blk < C * C; blk++) {
-        if (++i >= lines.size())
-          P.fail("radial_coeffs ends after " + std::to_string(blk) + " of " +
-                 std::to_string(C * C) + " species-pair blocks");
-        std::string hdr = trim(lines[i]);
-        size_t dash = hdr.find('-', 1);
-        if (dash == std::string::npos)
-          P.fail("radial_coeffs block header '" + hdr + "' is not of the form s1-s2");
-        int l1 = P.integer(hdr.substr(0, dash), "radial_coeffs header");
-        int l2 = P.integer(hdr.substr(dash + 1), "radial_coeffs header");
-        auto index_of = [&](int label) {
-          auto it = std::find(pot.species_labels.begin(), pot.species_labels.end(), label);
-          if (it != pot.species_labels.end()) return (int) (it - pot.species_labels.begin());
-          pot.species_labels.push_back(label);
-          if ((int) pot.species_labels.size() > C)
-            P.fail("radial_coeffs has more distinct species labels than species_count = " +
-                   std::to_string(C));
-          return (int) pot.species_labels.size() - 1;
-        };
-        int s1 = index_of(l1), s2 = index_of(l2);
-        if (filled[(size_t) s1 * C + s2]) P.fail("radial_coeffs block " + hdr + " appears twice");
-        filled[(size_t) s1 * C + s2] = true;
-        for (int mu = 0; mu < K; mu++) {
-          if (++i >= lines.size())
-            P.fail("radial_coeffs block " + hdr + " ends after " + std::to_string(mu) + " of " +
-                   std::to_string(K) + " radial functions");
-          std::vector<double> c = P.numbers(lines[i], "radial_coeffs " + hdr);
-          if ((int) c.size() != R)
-            P.fail("radial_coeffs block " + hdr + " function " + std::to_string(mu) + " has " +
-                   std::to_string(c.size()) + " coefficients, radial_basis_size is " +
-                   std::to_string(R));
-          std::copy(c.begin(), c.end(),
-                    pot.radial_coeffs.begin() + (((size_t) s1 * C + s2) * K + mu) * R);
-        }
+    P.at(lineno, key);
+    if (key == "radial_coeffs") {
+      if (radial_line) P.fail("key 'radial_coeffs' appears twice (first on line " +
+                              std::to_string(radial_line) + ")");
+      radial_line = lineno;
+      // The block runs to the next "key = value" line: MLIP-3 writes radial_funcs_count before
+      // it, motep after it, so it is parsed once every count is known.
+      while (i + 1 < lines.size() && lines[i + 1].find('=') == std::string::npos) {
+        ++i;
+        if (!trim(lines[i]).empty()) radial.emplace_back((int) i + 1, trim(lines[i]));
       }
-    } else if (key == "alpha_moments_count") {
-      need_value();
-      pot.alpha_moments_count = P.integer(value, key);
-    } else if (key == "alpha_index_basic_count") {
-      need_value();
-      n_basic = P.integer(value, key);
-    } else if (key == "alpha_index_basic") {
-      basic_value = brace_value(i, value);
-    } else if (key == "alpha_index_times_count") {
-      need_value();
-      n_times = P.integer(value, key);
-    } else if (key == "alpha_index_times") {
-      times_value = brace_value(i, value);
-    } else if (key == "alpha_scalar_moments") {
-      need_value();
-      n_lin = P.integer(value, key);
-    } else if (key == "alpha_moment_mapping") {
-      mapping_value = brace_value(i, value);
-    } else if (key == "species_coeffs") {
-      species_value = brace_value(i, value);
-    } else if (key == "moment_coeffs") {
-      moment_value = brace_value(i, value);
-    } else {
-      P.fail("unknown key '" + key + "' in the MTP text part");
+      continue;
+    }
+    if (eq == std::string::npos)
+      P.fail("unknown line '" + line + "' in the MTP text part (expected 'key = value')");
+    if (key == "scaling") {
+      // MLIP-3 writes a global scaling and, inside the radial basis, a basis scaling; the two
+      // multiply (doc/design/mtp-grade.md §1.1). motep writes only the global one.
+      double &s = in_radial_basis ? basis_scaling : global_scaling;
+      const std::string slot = in_radial_basis ? "scaling (radial basis)" : "scaling";
+      if (items.count(slot)) P.fail("key 'scaling' appears twice (first on line " +
+                                    std::to_string(items[slot].line) + ")");
+      if (value.empty()) P.fail("key 'scaling' has no value");
+      s = P.number(value, "scaling");
+      items[slot] = {value, lineno};
+      continue;
+    }
+    const std::string name = canonical_key(key, in_radial_basis);
+    if (name == "radial_basis_type") in_radial_basis = true;
+    else if (name == "magnetic_basis_type")
+      P.fail("magnetic MTPs (magnetic_basis_type) are not supported");
+    if (items.count(name))
+      P.fail("key '" + key + "' appears twice (first on line " +
+             std::to_string(items[name].line) + (name != key ? ", as '" + name + "'" : "") + ")");
+    if (value.find('{') != std::string::npos) {
+      while (depth(value) > 0 && i + 1 < lines.size()) value += " " + lines[++i];
+    }
+    items[name] = {value, lineno};
+  }
+  pot.scaling = global_scaling * basis_scaling;
+
+  static const char *known[] = {"potential_name", "potential_tag", "species_count",
+                                "radial_basis_type", "min_dist", "max_dist", "radial_basis_size",
+                                "radial_funcs_count", "alpha_moments_count",
+                                "alpha_index_basic_count", "alpha_index_basic",
+                                "alpha_index_times_count", "alpha_index_times",
+                                "alpha_scalar_moments", "alpha_moment_mapping", "species_coeffs",
+                                "moment_coeffs", "scaling", "scaling (radial basis)"};
+  for (const auto &kv : items) {
+    if (std::find_if(std::begin(known), std::end(known),
+                     [&](const char *k) { return kv.first == k; }) == std::end(known)) {
+      P.at(kv.second.line, kv.first);
+      P.fail("unknown key '" + kv.first + "' in the MTP text part");
+    }
+  }
+  for (const char *k : {"species_count", "radial_basis_type", "min_dist", "max_dist",
+                        "radial_basis_size", "radial_funcs_count", "alpha_moments_count",
+                        "alpha_index_basic_count", "alpha_index_basic", "alpha_index_times_count",
+                        "alpha_index_times", "alpha_scalar_moments", "alpha_moment_mapping",
+                        "species_coeffs", "moment_coeffs"}) {
+    if (!items.count(k)) {
+      P.at(0, "");
+      std::string alias = !strcmp(k, "min_dist") ? " (or 'min' in the radial basis, motep)"
+          : !strcmp(k, "max_dist") ? " (or 'max' in the radial basis, motep)"
+          : !strcmp(k, "radial_basis_size") ? " (or 'size' in the radial basis, motep)"
+                                             : "";
+      P.fail(std::string("required key '") + k + "'" + alias + " is missing");
+    }
+  }
+  if (!radial_line) {
+    P.at(0, "radial_coeffs");
+    P.fail("the potential is untrained (no radial_coeffs): it cannot be used to grade");
+  }
+
+  // Scalars, each reported with its own line.
+  auto value_of = [&](const char *k) -> const std::string & {
+    const Item &it = items[k];
+    P.at(it.line, k);
+    if (it.value.empty()) P.fail(std::string("key '") + k + "' has no value");
+    return it.value;
+  };
+  auto int_of = [&](const char *k) { return P.integer(value_of(k), k); };
+  {
+    const std::string &t = value_of("radial_basis_type");
+    if (t == "RBChebyshev") pot.repulsive = false;
+    else if (t == "RBChebyshev_repuls")
+      pot.repulsive = true;
+    else
+      P.fail("unsupported radial_basis_type '" + t +
+             "': only RBChebyshev and RBChebyshev_repuls are supported");
+  }
+  pot.species_count = int_of("species_count");
+  if (pot.species_count < 1) P.fail("species_count must be >= 1");
+  pot.radial_basis_size = int_of("radial_basis_size");
+  if (pot.radial_basis_size < 2) P.fail("radial_basis_size must be >= 2");
+  pot.radial_funcs_count = int_of("radial_funcs_count");
+  if (pot.radial_funcs_count < 1) P.fail("radial_funcs_count must be >= 1");
+  pot.min_dist = P.number(value_of("min_dist"), "min_dist");
+  pot.max_dist = P.number(value_of("max_dist"), "max_dist");
+  if (!(pot.max_dist <= MAX_CUTOFF))
+    P.fail("implausible cutoff max_dist = " + value_of("max_dist") + " Angstrom (limit " +
+           std::to_string((int) MAX_CUTOFF) +
+           "): neighbour lists that large would exhaust memory; a corrupted file?");
+  if (!(pot.min_dist >= 0.0 && pot.min_dist < pot.max_dist)) {
+    P.at(items["min_dist"].line, "min_dist");
+    P.fail("min_dist must be >= 0 and smaller than max_dist");
+  }
+
+  const int C = pot.species_count, K = pot.radial_funcs_count, R = pot.radial_basis_size;
+  // Corrupted counts must give an error, not a huge allocation.
+  if (C > 1000 || K > 1000 || R > 1000 || (double) C * C * K * R > MAX_RADIAL_PARAMS) {
+    P.at(radial_line, "radial_coeffs");
+    P.fail("implausible sizes species_count = " + std::to_string(C) + ", radial_funcs_count = " +
+           std::to_string(K) + ", radial_basis_size = " + std::to_string(R));
+  }
+
+  // radial_coeffs: C^2 blocks "s1-s2" followed by K lines of R coefficients.
+  pot.radial_coeffs.assign((size_t) C * C * K * R, 0.0);
+  {
+    std::vector<bool> filled((size_t) C * C, false);
+    size_t r = 0;
+    for (int blk = 0; blk < C * C; blk++) {
+      if (r >= radial.size()) {
+        P.at(radial.empty() ? radial_line : radial.back().first, "radial_coeffs");
+        P.fail("radial_coeffs ends after " + std::to_string(blk) + " of " + std::to_string(C * C) +
+               " species-pair blocks");
+      }
+      const std::string hdr = radial[r].second;
+      P.at(radial[r].first, "radial_coeffs");
+      r++;
+      const size_t dash = hdr.find('-', 1);
+      if (dash == std::string::npos || hdr.find('{') != std::string::npos)
+        P.fail("block header '" + hdr + "' is not of the form s1-s2 (radial_funcs_count = " +
+               std::to_string(K) + " coefficient lines per block expected)");
+      const int l1 = P.integer(trim(hdr.substr(0, dash)), "the block header");
+      const int l2 = P.integer(trim(hdr.substr(dash + 1)), "the block header");
+      auto index_of = [&](int label) {
+        auto it = std::find(pot.species_labels.begin(), pot.species_labels.end(), label);
+        if (it != pot.species_labels.end()) return (int) (it - pot.species_labels.begin());
+        pot.species_labels.push_back(label);
+        if ((int) pot.species_labels.size() > C)
+          P.fail("radial_coeffs has more distinct species labels than species_count = " +
+                 std::to_string(C));
+        return (int) pot.species_labels.size() - 1;
+      };
+      const int s1 = index_of(l1), s2 = index_of(l2);
+      if (filled[(size_t) s1 * C + s2]) P.fail("radial_coeffs block " + hdr + " appears twice");
+      filled[(size_t) s1 * C + s2] = true;
+      for (int mu = 0; mu < K; mu++) {
+        if (r >= radial.size() || radial[r].second.find('{') == std::string::npos)
+          P.fail("radial_coeffs block " + hdr + " ends after " + std::to_string(mu) + " of " +
+                 std::to_string(K) + " radial functions (radial_funcs_count)");
+        P.at(radial[r].first, "radial_coeffs");
+        std::vector<double> c = P.numbers(radial[r].second, "radial_coeffs block " + hdr);
+        r++;
+        if ((int) c.size() != R)
+          P.fail("radial_coeffs block " + hdr + " function " + std::to_string(mu) + " has " +
+                 std::to_string(c.size()) + " coefficients, radial_basis_size is " +
+                 std::to_string(R));
+        std::copy(c.begin(), c.end(),
+                  pot.radial_coeffs.begin() + (((size_t) s1 * C + s2) * K + mu) * R);
+      }
+    }
+    if (r < radial.size()) {
+      P.at(radial[r].first, "radial_coeffs");
+      P.fail("unexpected line '" + radial[r].second + "' after the " + std::to_string(C * C) +
+             " species-pair blocks of radial_coeffs (species_count = " + std::to_string(C) +
+             ", radial_funcs_count = " + std::to_string(K) + ")");
     }
   }
 
-  for (const char *k : {"species_count", "radial_basis_type", "radial_funcs_count",
-                        "alpha_moments_count", "alpha_index_basic_count", "alpha_index_basic",
-                        "alpha_index_times_count", "alpha_index_times", "alpha_scalar_moments",
-                        "alpha_moment_mapping", "species_coeffs", "moment_coeffs"})
-    if (!seen[k]) P.fail(std::string("required key '") + k + "' is missing");
-  if (!seen["min_dist"] && !seen["min_val"]) P.fail("required key 'min_dist' is missing");
-  if (!seen["max_dist"] && !seen["max_val"]) P.fail("required key 'max_dist' is missing");
-  if (!seen["radial_basis_size"] && !seen["basis_size"])
-    P.fail("required key 'radial_basis_size' is missing");
-  if (!seen["radial_coeffs"])
-    P.fail("the potential is untrained (no radial_coeffs): it cannot be used to grade");
-
-  const int C = pot.species_count, K = pot.radial_funcs_count, R = pot.radial_basis_size;
-  if (K < 1) P.fail("radial_funcs_count must be >= 1");
-  if (R < 2) P.fail("radial_basis_size must be >= 2");
-  if (!(pot.min_dist >= 0.0 && pot.min_dist < pot.max_dist))
-    P.fail("min_dist must be >= 0 and smaller than max_dist");
-  if ((int) pot.species_labels.size() != C)
-    P.fail("radial_coeffs names " + std::to_string(pot.species_labels.size()) +
-           " species, species_count is " + std::to_string(C));
-  if (n_basic < 1 || n_times < 0 || n_lin < 1) P.fail("alpha_*_count values must be positive");
-  if (n_basic > 10000000 || n_times > 100000000 || n_lin > 10000000 || pot.alpha_moments_count > 100000000)
+  pot.alpha_moments_count = int_of("alpha_moments_count");
+  const int n_basic = int_of("alpha_index_basic_count");
+  const int n_times = int_of("alpha_index_times_count");
+  const int n_lin = int_of("alpha_scalar_moments");
+  P.at(0, "");
+  if (n_basic < 1 || n_times < 0 || n_lin < 1 || pot.alpha_moments_count < 1)
+    P.fail("alpha_*_count values must be positive (alpha_index_basic_count = " +
+           std::to_string(n_basic) + ", alpha_index_times_count = " + std::to_string(n_times) +
+           ", alpha_scalar_moments = " + std::to_string(n_lin) + ")");
+  if (n_basic > 10000000 || n_times > 100000000 || n_lin > 10000000 ||
+      pot.alpha_moments_count > 100000000)
     P.fail("implausibly large alpha_*_count values");
-  if (pot.alpha_moments_count < n_basic)
+  if (pot.alpha_moments_count < n_basic) {
+    P.at(items["alpha_moments_count"].line, "alpha_moments_count");
     P.fail("alpha_moments_count is smaller than alpha_index_basic_count");
+  }
 
-  pot.alpha_index_basic = P.quadruples(basic_value, n_basic, "alpha_index_basic");
-  pot.alpha_index_times = P.quadruples(times_value, n_times, "alpha_index_times");
+  auto brace_at = [&](const char *k) -> const std::string & {
+    const Item &it = items[k];
+    P.at(it.line, k);
+    return it.value;
+  };
+  pot.alpha_index_basic = P.quadruples(brace_at("alpha_index_basic"), n_basic, "alpha_index_basic");
   int maxmu = -1;
   for (int k = 0; k < n_basic; k++) {
     const auto &q = pot.alpha_index_basic[k];
@@ -303,6 +388,7 @@ MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
   if (maxmu != K - 1)
     P.fail("the largest mu in alpha_index_basic is " + std::to_string(maxmu) +
            ", radial_funcs_count - 1 is " + std::to_string(K - 1));
+  pot.alpha_index_times = P.quadruples(brace_at("alpha_index_times"), n_times, "alpha_index_times");
   const int nmom = pot.alpha_moments_count;
   for (int t = 0; t < n_times; t++) {
     const auto &q = pot.alpha_index_times[t];
@@ -311,7 +397,7 @@ MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
              " has a moment index out of range (alpha_moments_count = " + std::to_string(nmom) +
              ")");
   }
-  std::vector<double> map = P.numbers(mapping_value, "alpha_moment_mapping");
+  std::vector<double> map = P.numbers(brace_at("alpha_moment_mapping"), "alpha_moment_mapping");
   if ((int) map.size() != n_lin)
     P.fail("alpha_moment_mapping has " + std::to_string(map.size()) +
            " entries, alpha_scalar_moments is " + std::to_string(n_lin));
@@ -320,14 +406,19 @@ MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
       P.fail("alpha_moment_mapping entry " + std::to_string(x) + " is not a moment index");
     pot.alpha_moment_mapping.push_back((int) x);
   }
-  pot.species_coeffs = P.numbers(species_value, "species_coeffs");
+  pot.species_coeffs = P.numbers(brace_at("species_coeffs"), "species_coeffs");
   if ((int) pot.species_coeffs.size() != C)
     P.fail("species_coeffs has " + std::to_string(pot.species_coeffs.size()) +
            " entries, species_count is " + std::to_string(C));
-  pot.moment_coeffs = P.numbers(moment_value, "moment_coeffs");
+  pot.moment_coeffs = P.numbers(brace_at("moment_coeffs"), "moment_coeffs");
   if ((int) pot.moment_coeffs.size() != n_lin)
     P.fail("moment_coeffs has " + std::to_string(pot.moment_coeffs.size()) +
            " entries, alpha_scalar_moments is " + std::to_string(n_lin));
+  if ((int) pot.species_labels.size() != C) {
+    P.at(radial_line, "radial_coeffs");
+    P.fail("radial_coeffs names " + std::to_string(pot.species_labels.size()) +
+           " species, species_count is " + std::to_string(C));
+  }
   return pot;
 }
 

@@ -1,7 +1,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs numerical core (no LAMMPS headers): the MTP of an MLIP-3 .almtp
    file and the parameter gradient b_i = dV_i/dtheta of one site energy.
-   Math and file format: shared/notes/mtp-grade.md §1-§2.
+   Math and file format: doc/design/mtp-grade.md §1-§2.
 ------------------------------------------------------------------------- */
 
 #ifndef EIPGS_MTP_POTENTIAL_H

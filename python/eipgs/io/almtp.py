@@ -8,7 +8,6 @@ import dataclasses
 import math
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -410,6 +409,9 @@ def _parse_mtp_text(text: str, source: str, require_trained: bool) -> MTPPotenti
     )
 
 
+MAX_INVERSE_ERROR = 1e-4  # max|A·Sᵀ − I| accepted when reading an active set (as the C++ reader)
+
+
 def _parse_selection(data: bytes, pos: int, m: int, source: str, parse_configurations: bool = True) -> ActiveSetData:
     """Parse from the first '#' (at ``pos``) to the end of the file (mtp-grade.md §4)."""
     nl = data.find(b"\n", pos)
@@ -492,9 +494,14 @@ def _parse_selection(data: bytes, pos: int, m: int, source: str, parse_configura
         A=mats[0], S=mats[1], links=links, configurations=configurations, configurations_text=raw_text, **weights
     )
     err = aset.inverse_error()
-    # MLIP-3's own files reach a few 1e-6 (CuNi-mtp10: 3.1e-6); far above that S is not A's inverse.
-    if err > 1e-3:
-        warnings.warn(f"{source}: max|A·Sᵀ − I| = {err:.2e} (> 1e-3): the stored inverse is inaccurate", stacklevel=3)
+    # MLIP-3's own files reach a few 1e-6 (CuNi-mtp10: 3.1e-6); far above that S is not A's inverse
+    # and every grade would be wrong. Same limit as the C++ reader (plugin/mtp/active_set.h).
+    if not err <= MAX_INVERSE_ERROR:
+        raise _err(
+            source,
+            f"the active set is corrupted: max|A·Sᵀ − I| = {err:.3g} (limit {MAX_INVERSE_ERROR:g}); "
+            "S is not the inverse of A. Rebuild the active set (eipgs activeset, or MLIP-3 mlp select_add)",
+        )
     return aset
 
 

@@ -141,6 +141,9 @@ class MTPEvaluator:
 
         ``pair_centre[p]`` ∈ [0, n_centres) is the centre of pair p, ``pair_species[p]`` the species
         index of the neighbour, ``D[p]`` the vector neighbour − centre (|D| < R_cut).
+
+        A centre with a neighbour at distance 0 (two atoms on one site) has no defined row: its
+        energy and row are NaN, which the grading reports as γ = inf (doc/design/mtp-grade.md §3.1).
         """
         pot = self.pot
         C, K, R = pot.C, pot.K, pot.R
@@ -159,6 +162,9 @@ class MTPEvaluator:
         slot = np.arange(npair) - starts[pair_centre]
 
         r = np.sqrt(np.einsum("ij,ij->i", D, D))
+        overlap = r == 0.0
+        if overlap.any():
+            r = np.where(overlap, 1.0, r)  # any finite value; these centres are set to NaN below
         Q = radial_basis(r, pot)  # (P, R)
         # Q placed in the block of the neighbour's species: (N, n_max, C·R).
         Qs = np.zeros((N, n_max, C, R))
@@ -185,6 +191,10 @@ class MTPEvaluator:
         self._forward(MT)
         basis = MT[self.mapping].T  # (N, N_lin)
         energy = pot.species_coeffs[centre_species] + basis @ pot.moment_coeffs
+        broken = np.unique(pair_centre[overlap]) if overlap.any() else None
+        if broken is not None:
+            energy[broken] = np.nan
+            basis[broken] = np.nan
         if not rows:
             return SiteResult(energy=energy, basis=basis, rows=None)
 
@@ -203,6 +213,8 @@ class MTPEvaluator:
         rad_view[np.arange(N), centre_species] = radial
         b[np.arange(N), nr + centre_species] = 1.0
         b[:, nr + C :] = basis
+        if broken is not None:
+            b[broken] = np.nan
         return SiteResult(energy=energy, basis=basis, rows=b)
 
     def _forward(self, MT: np.ndarray) -> None:

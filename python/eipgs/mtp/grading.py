@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,10 +34,17 @@ def species_for_types(types: np.ndarray, type_to_species: np.ndarray, source: st
 
 
 def grade_rows(rows: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """γ for each row b: max |b · A⁻¹| = max |S · b| (one GEMM Γ = B·Sᵀ, mtp-grade.md §3.1)."""
+    """γ for each row b: max |b · A⁻¹| = max |S · b| (one GEMM Γ = B·Sᵀ, mtp-grade.md §3.1).
+
+    A row with NaN or inf entries gets γ = inf: above every threshold, never mistaken for an
+    interpolating 0 (the same convention as fix mtp/grade).
+    """
     if len(rows) == 0:
         return np.zeros(0)
-    return np.max(np.abs(rows @ S.T), axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        gamma = np.max(np.abs(rows @ S.T), axis=1)
+    gamma[np.isnan(gamma)] = np.inf
+    return gamma
 
 
 def evaluate_configuration(
@@ -76,9 +84,10 @@ def evaluate_configuration(
         p0, p1 = bounds[start], bounds[min(start + chunk, len(centres))]
         local = np.empty(n, dtype=np.int64)
         local[sel] = np.arange(len(sel))
-        res = evaluator.evaluate(
-            len(sel), species[sel], local[i[p0:p1]], species[j[p0:p1]], D[p0:p1], rows=grades or keep_rows
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported below
+            res = evaluator.evaluate(
+                len(sel), species[sel], local[i[p0:p1]], species[j[p0:p1]], D[p0:p1], rows=grades or keep_rows
+            )
         energy[sel] = res.energy
         if grades:
             gamma[sel] = grade_rows(res.rows, S)
@@ -87,7 +96,30 @@ def evaluate_configuration(
         if progress is not None:
             progress(len(sel))
     rows = np.concatenate(kept) if keep_rows and kept else (np.zeros((0, pot.m)) if keep_rows else None)
+    if grades and not np.all(np.isfinite(gamma)):
+        _warn_nonfinite(gamma, i, j, D)
     return ConfigurationResult(species=species, energy=energy, grades=gamma, rows=rows)
+
+
+class NonFiniteGradeWarning(RuntimeWarning):
+    """Some atom's grade is not finite (overlapping atoms, overflowing coefficients); it is reported as inf."""
+
+
+def _warn_nonfinite(gamma: np.ndarray, i: np.ndarray, j: np.ndarray, D: np.ndarray) -> None:
+    """One warning per configuration naming the first atom (0-based index) whose γ is inf, and its partner."""
+    bad = np.flatnonzero(~np.isfinite(gamma))
+    first = int(bad[0])
+    zero = np.flatnonzero((i == first) & ~np.any(D, axis=1))
+    if len(zero):
+        why = f"atom {first} sits on atom {int(j[zero[0]])} (distance 0: overlapping atoms)"
+    else:
+        why = f"atom {first} has NaN or inf in its MTP row (overflowing potential coefficients?)"
+    warnings.warn(
+        f"{len(bad)} atom(s) have a non-finite extrapolation grade; {why} (0-based indices). "
+        "Their grade is reported as inf, above every threshold.",
+        NonFiniteGradeWarning,
+        stacklevel=3,
+    )
 
 
 def grade_atoms(

@@ -85,7 +85,10 @@ class MaxVol:
         rows = np.atleast_2d(rows)
         if len(rows) == 0:
             return np.zeros(0)
-        return np.max(np.abs(self.coefficients(rows)), axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            gamma = np.max(np.abs(self.coefficients(rows)), axis=1)
+        gamma[np.isnan(gamma)] = np.inf  # a broken row is above every threshold, never a 0
+        return gamma
 
     def add(
         self,

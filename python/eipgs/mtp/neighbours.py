@@ -69,8 +69,10 @@ def neighbour_pairs(
     k = pairs["j"].astype(np.int64)
     D = images[k] - pos[i]
     r = np.sqrt(np.einsum("ij,ij->i", D, D))
-    keep = (r < cutoff) & (r > 0)  # strict cutoff as MLIP-3; r = 0 only for the atom itself
-    i, k, D = i[keep], k[keep], D[keep]
     j = owner[k]
+    # Strict cutoff as MLIP-3. r = 0 is the atom itself, unless another atom sits on the same site:
+    # that pair is kept, so the evaluator can flag the overlap instead of silently ignoring it.
+    keep = (r < cutoff) & ~((r == 0) & (j == i))
+    i, j, D = i[keep], j[keep], D[keep]
     order = np.lexsort((j, i))
     return idx[i[order]], idx[j[order]], D[order]
