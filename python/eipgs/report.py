@@ -169,7 +169,10 @@ def _figure():
 
 def _save(plt, fig, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    from eipgs.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
 
 
@@ -373,4 +376,6 @@ def _write_markdown(path: Path, rows, figures, skipped) -> None:
         lines += [f"## {name}", "", f"![{name}]({Path(fig['path']).name})", ""]
     if skipped:
         lines += ["## Not drawn", ""] + [f"- {name}: {why}" for name, why in skipped.items()] + [""]
-    path.write_text("\n".join(lines))
+    from eipgs.io.atomic import write_text_atomic
+
+    write_text_atomic(path, "\n".join(lines))

@@ -589,4 +589,6 @@ def write_almtp(path: str | os.PathLike, pot: MTPPotential, active_set: ActiveSe
             chunks.append(aset.configurations_text.encode())
         else:
             chunks.append("".join(format_cfg(a, no_loss=True, index=k) for k, a in enumerate(aset.configurations)).encode())
-    Path(path).write_bytes(b"".join(chunks))
+    from eipgs.io.atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, b"".join(chunks))
