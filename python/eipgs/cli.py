@@ -196,10 +196,11 @@ def _add_grade(sub) -> None:
         help="MLIP-3 extrapolation grades of every atom (like `mlp calculate_grade`), written to a .cfg",
         description="Compute per-atom MLIP-3 extrapolation grades with a neighbourhood-mode .almtp and write "
         "a .cfg with the nbh_grades column and the MV_grade feature. Input: .cfg, extended XYZ, LAMMPS data "
-        "(atom_style atomic) or LAMMPS text dump.",
+        "(atom_style atomic), LAMMPS text dump, pacemaker .pckl.gzip or POSCAR.",
     )
     p.add_argument("potential", help="MTP with active set (.almtp, neighbourhood mode)")
-    p.add_argument("input", help="configurations: .cfg, .extxyz/.xyz, LAMMPS .data/.lmp, LAMMPS .dump/.lammpstrj")
+    p.add_argument("input", help="configurations: .cfg, .extxyz/.xyz, LAMMPS .data/.lmp, LAMMPS .dump/.lammpstrj, "
+                   ".pckl.gzip, POSCAR")
     p.add_argument("-o", "--output", required=True, help="output .cfg with nbh_grades and MV_grade")
     p.add_argument(
         "--species",
@@ -209,7 +210,8 @@ def _add_grade(sub) -> None:
         "(default: LAMMPS type t -> t-1; cfg type t -> position of t among the potential's species labels)",
     )
     _elements_arg(p)
-    p.add_argument("--format", choices=["cfg", "extxyz", "lammps-data", "lammps-dump"], help="input format (default: from the extension)")
+    p.add_argument("--format", choices=["cfg", "extxyz", "lammps-data", "lammps-dump", "pacemaker", "poscar"],
+                   help="input format (default: from the file name, else from the first lines)")
     p.add_argument("--select", type=float, default=2.0, help="report atoms above this grade (default 2.0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_grade)
@@ -312,10 +314,15 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     )
     print(f"{args.output}: {summary['written']} structures ({summary['collected']} collected, "
           f"{summary['merged_structures']} merged, {summary['duplicates']} duplicates dropped, "
-          f"{summary['skipped']} skipped)")
+          f"{summary['skipped']} skipped, {summary['rejected']} rejected)")
     for run in summary["runs"]:
-        if run["status"] == "skipped":
-            print(f"  skipped {run['folder']}: {run['reason']}", file=sys.stderr)
+        if run["status"] in ("skipped", "rejected"):
+            print(f"  {run['status']} {run['folder']}: {run['reason']}", file=sys.stderr)
+    if summary["rejected"]:
+        # Finished runs that could not be used are an error even without --strict: they need a look.
+        print(f"eipgs collect: error: {summary['rejected']} run folder(s) rejected (listed above); the others were "
+              f"written to {args.output}", file=sys.stderr)
+        return 1
     return 2 if (args.strict and summary["skipped"]) else 0
 
 

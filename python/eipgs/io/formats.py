@@ -65,10 +65,35 @@ def detect_format(path: str | os.PathLike) -> str:
         return "lammps-dump"
     if low.startswith(("poscar", "contcar")) or low.endswith((".vasp", ".poscar")):
         return "poscar"
+    sniffed = _sniff_format(Path(path))
+    if sniffed is not None:
+        return sniffed
     raise ValueError(
         f"{path}: cannot tell the format from the name; use one of .cfg, .pckl.gzip/.pkl.gz, .extxyz/.xyz, "
         ".data/.lmp (LAMMPS data), .dump/.lammpstrj (LAMMPS dump), POSCAR/CONTCAR/.vasp"
     )
+
+
+def _sniff_format(path: Path) -> str | None:
+    """The format of an existing text file from its first lines (BEGIN_CFG, ITEM:, an atom count, a
+    LAMMPS data header), or None."""
+    if not path.is_file():
+        return None
+    try:
+        with open(path, errors="replace") as fh:
+            first = fh.readline().strip()
+            lines = [fh.readline().strip() for _ in range(3)]
+    except OSError:
+        return None
+    if first == "BEGIN_CFG":
+        return "cfg"
+    if first.startswith("ITEM:"):
+        return "lammps-dump"
+    if first.isdigit():
+        return "extxyz"
+    if any(line.endswith(" atoms") and line.split()[0].isdigit() for line in lines if line):
+        return "lammps-data"
+    return None
 
 
 def parse_elements(text: str | Sequence[str] | None) -> list[str] | None:
@@ -96,8 +121,8 @@ def _missing_map_error(path, fmt: str) -> ValueError:
 
 
 def read_structures(path: str | os.PathLike, elements: Sequence[str] | None = None, *,
-                    require_symbols: bool = False) -> list[Atoms]:
-    """Read every structure of ``path`` (format from the name) as ``Atoms``.
+                    require_symbols: bool = False, fmt: str | None = None) -> list[Atoms]:
+    """Read every structure of ``path`` as ``Atoms`` (format ``fmt``, default from the name or content).
 
     With ``elements``, symbols of type-only formats are set from the map and symbols of the other formats
     are checked against it (``arrays["type"]`` is then the index in ``elements``). ``require_symbols``
@@ -106,7 +131,11 @@ def read_structures(path: str | os.PathLike, elements: Sequence[str] | None = No
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
-    fmt = detect_format(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a structure file")
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown structure format {fmt!r}; choose one of {', '.join(FORMATS)}")
     elements = list(elements) if elements is not None else None
     if fmt in TYPE_ONLY_FORMATS and elements is None and require_symbols:
         raise _missing_map_error(path, fmt)
@@ -311,7 +340,10 @@ def write_structures(path: str | os.PathLike, atoms_list: Iterable[Atoms], eleme
             if "type" in atoms.arrays:
                 # extxyz convention (fix cluster/sample): the type column is the LAMMPS type, cfg type + 1.
                 atoms.arrays["type"] = np.asarray(atoms.arrays["type"], dtype=np.int64) + 1
-        ase.io.write(path, images, format="extxyz", append=append)
+        from eipgs.io.atomic import atomic_path
+
+        with atomic_path(path, keep_existing=append) as tmp:
+            ase.io.write(tmp, images, format="extxyz", append=append)
     elif fmt in ("lammps-data", "lammps-dump"):
         if fmt == "lammps-dump":
             raise ValueError(f"{path}: writing LAMMPS dumps is not supported; write a LAMMPS data file (.data)")
@@ -381,4 +413,7 @@ def write_poscar(path: str | os.PathLike, atoms: Atoms) -> None:
             f"{path}: a non-periodic structure without a cell cannot be written as POSCAR; "
             "`eipgs dft vasp` adds a vacuum box (--vacuum)"
         )
-    ase.io.write(path, atoms, format="vasp", direct=False, sort=False)
+    from eipgs.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        ase.io.write(tmp, atoms, format="vasp", direct=False, sort=False)
