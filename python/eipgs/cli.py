@@ -601,13 +601,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_text(exc: OSError) -> str:
+    """An OSError as one sentence naming the file ("[Errno 13]" and Python's repr left out)."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" + (f" (and {exc.filename2})" if exc.filename2 else "")
+    if exc.strerror and len(exc.args) == 2:
+        return str(exc.strerror)
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; errors become one ``eipgs CMD: error: ...`` line on stderr and exit status 1
+    (130 after Ctrl-C). ``EIPGS_DEBUG=1`` re-raises them for the traceback."""
+    import os
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    prefix = f"eipgs {args.command}"
+    debug = os.environ.get("EIPGS_DEBUG", "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"eipgs {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"\n{prefix}: interrupted (files being written were not published)", file=sys.stderr)
+        return 130
+    except MemoryError:
+        if debug:
+            raise
+        print(f"{prefix}: error: out of memory; use smaller inputs (or --memory-mb where the command has it)",
+              file=sys.stderr)
+        return 1
+    except OSError as exc:  # FileNotFoundError, PermissionError, IsADirectoryError, a full disk, ...
+        if debug:
+            raise
+        print(f"{prefix}: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 1
+    except (ValueError, RuntimeError) as exc:
+        if debug:
+            raise
+        print(f"{prefix}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, not bad input: say so, without a traceback unless asked
+        if debug:
+            raise
+        print(f"{prefix}: internal error: {type(exc).__name__}: {exc} (please report it; EIPGS_DEBUG=1 shows the "
+              "traceback)", file=sys.stderr)
         return 1
 
 

@@ -71,10 +71,11 @@ def grade_structures(
     from eipgs.io.almtp import MTPPotential, read_almtp
     from eipgs.mtp.evaluator import MTPEvaluator
     from eipgs.mtp.grading import evaluate_configuration
-    from eipgs.mtp.species import species_of_atoms
+    from eipgs.mtp.species import check_elements, species_of_atoms
 
     pot = potential if isinstance(potential, MTPPotential) else read_almtp(potential, configurations=False)
     pot.require_active_set("nbh")
+    check_elements(pot, elements, species)
     prefix = f"{source}: " if source else ""
     evaluator = MTPEvaluator(pot)
     out: list[Atoms] = []
@@ -138,8 +139,13 @@ def grade(
         for name, path in (("the potential", potential_path), ("the input", input_path)):
             if same_file(output_path, path):
                 raise ValueError(f"-o {output_path} is {name} {path}: refusing to overwrite it; choose another output name")
+    from eipgs.mtp.species import check_elements
+
     pot = read_almtp(potential_path, configurations=False)
     pot.require_active_set("nbh")
+    check_elements(pot, elements, species)
+    if input_path.is_dir():
+        raise IsADirectoryError(f"{input_path} is a folder, not a structure file")
     if not input_path.is_file():
         raise FileNotFoundError(f"input file not found: {input_path}")
     fmt = fmt or detect_format(input_path)

@@ -29,6 +29,7 @@ __all__ = [
     "folder_names",
     "new_folder_names",
     "write_meta",
+    "check_jobs",
     "check_geometry",
     "clear_folder",
     "MIN_DISTANCE",
@@ -289,6 +290,23 @@ def write_meta(folder: Path, meta: dict) -> None:
     write_text_atomic(folder / "meta.json", json.dumps(meta, indent=1) + "\n")
 
 
+def check_jobs(outdir: Path, folders: Sequence[str], command: str) -> list[str]:
+    """The folders jobs.txt already lists that stay in the array; refuses (before anything is written)
+    to mix folders of another run command into it, unless every folder it lists is being rewritten."""
+    jobs = outdir / "jobs.txt"
+    script = outdir / "submit.slurm"
+    if not jobs.is_file():
+        return []
+    listed = [line.strip() for line in jobs.read_text().splitlines() if line.strip()]
+    kept = [f for f in listed if f not in set(folders)]
+    if kept and script.is_file() and command not in script.read_text():
+        raise ValueError(
+            f"{outdir} already holds jobs of another code or executable ({len(kept)} folders in {jobs} run by "
+            f"{script}); write these folders into another --outdir"
+        )
+    return kept if not script.is_file() or command not in script.read_text() else listed
+
+
 def write_jobs(outdir: Path, folders: Sequence[str], command: str, *, job_name: str, nodes: int, ntasks: int,
                time: str, partition: str | None, account: str | None) -> None:
     """``jobs.txt`` (one folder per line) and a SLURM array script running ``command`` in each folder.
@@ -299,14 +317,7 @@ def write_jobs(outdir: Path, folders: Sequence[str], command: str, *, job_name: 
     """
     jobs = outdir / "jobs.txt"
     script = outdir / "submit.slurm"
-    listed: list[str] = []
-    if jobs.is_file():
-        listed = [line.strip() for line in jobs.read_text().splitlines() if line.strip()]
-        if listed and script.is_file() and command not in script.read_text():
-            raise ValueError(
-                f"{outdir} already holds jobs of another code or executable ({jobs}, {script}); write these folders "
-                "into another --outdir"
-            )
+    listed = check_jobs(outdir, folders, command)
     folders = listed + [f for f in dict.fromkeys(folders) if f not in set(listed)]
     write_text_atomic(jobs, "".join(f"{f}\n" for f in folders))
     lines = [

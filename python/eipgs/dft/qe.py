@@ -20,6 +20,7 @@ from eipgs.dft.common import (
     KSPACING_DEFAULT,
     VACUUM_DEFAULT,
     build_meta,
+    check_jobs,
     clear_folder,
     new_folder_names,
     kpoint_mesh,
@@ -87,6 +88,8 @@ def dft_qe(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     names = new_folder_names(loaded, outdir, force)
+    command = f'srun {pw_command} -in pw.in > pw.out 2>&1'
+    check_jobs(outdir, names, command)
     # Every structure is checked before the first folder is written: a bad one leaves nothing behind.
     items = [prepare_structure(atoms, elements, vacuum=vacuum, source_file=str(path), source_index=index)
              for path, index, atoms in loaded]
@@ -122,7 +125,7 @@ def dft_qe(
         write_meta(folder, build_meta(item, atoms, elements, extra))
         folders.append(folder)
     cfg = dict(slurm or {})
-    write_jobs(outdir, [f.name for f in folders], f'srun {pw_command} -in pw.in > pw.out 2>&1',
+    write_jobs(outdir, [f.name for f in folders], command,
                job_name=str(cfg.get("job_name", "eipgs-qe")), nodes=int(cfg.get("nodes", 1)),
                ntasks=int(cfg.get("ntasks", 32)), time=str(cfg.get("time", "04:00:00")),
                partition=cfg.get("partition"), account=cfg.get("account"))

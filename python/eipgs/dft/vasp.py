@@ -25,6 +25,7 @@ from eipgs.dft.common import (
     VACUUM_DEFAULT,
     DftStructure,
     build_meta,
+    check_jobs,
     clear_folder,
     new_folder_names,
     kpoint_mesh,
@@ -152,6 +153,12 @@ def dft_vasp(
     labels = _potcar_labels(elements, potcar)
     potcar_dir = Path(potcar_dir) if potcar_dir is not None else None
     names = new_folder_names(loaded, outdir, force)
+    command = (
+        f'if head -n 1 KPOINTS | grep -q "^Gamma-only"; then exe="${{VASP_GAM:-{vasp_gam}}}"; '
+        f'else exe="${{VASP_STD:-{vasp_std}}}"; fi\n'
+        'srun "$exe" > vasp.out 2>&1'
+    )
+    check_jobs(outdir, names, command)
 
     from eipgs.io.formats import write_poscar
 
@@ -189,11 +196,6 @@ def dft_vasp(
         folders.append(folder)
 
     cfg = dict(slurm or {})
-    command = (
-        f'if head -n 1 KPOINTS | grep -q "^Gamma-only"; then exe="${{VASP_GAM:-{vasp_gam}}}"; '
-        f'else exe="${{VASP_STD:-{vasp_std}}}"; fi\n'
-        'srun "$exe" > vasp.out 2>&1'
-    )
     write_jobs(outdir, [f.name for f in folders], command, job_name=str(cfg.get("job_name", "eipgs-vasp")),
                nodes=int(cfg.get("nodes", 1)), ntasks=int(cfg.get("ntasks", 32)), time=str(cfg.get("time", "04:00:00")),
                partition=cfg.get("partition"), account=cfg.get("account"))

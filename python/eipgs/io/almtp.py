@@ -506,6 +506,8 @@ def read_almtp(path: str | os.PathLike, *, require_trained: bool = True, configu
     """
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not an MTP potential file (.mtp/.almtp)")
     if not path.is_file():
         raise FileNotFoundError(f"MTP potential file not found: {path}")
     data = path.read_bytes()

@@ -33,7 +33,11 @@ def atomic_path(path: str | os.PathLike, *, keep_existing: bool = False) -> Iter
         raise FileNotFoundError(f"cannot write {target}: folder {folder} does not exist")
     if target.is_dir():
         raise IsADirectoryError(f"cannot write {target}: it is a folder")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        # The temporary name means nothing to the user: report the file they asked for.
+        raise type(exc)(exc.errno, f"cannot write {target}: {exc.strerror}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -148,23 +148,44 @@ def read_structures(path: str | os.PathLike, elements: Sequence[str] | None = No
 
         images = read_pacemaker(path)
     elif fmt == "extxyz":
-        import ase.io
-
-        images = ase.io.read(path, index=":", format="extxyz")
+        images = _ase_read(path, "extxyz", index=":")
         for k, atoms in enumerate(images):
             _restore_extxyz(atoms, f"{path} (structure {k})")
     elif fmt in ("lammps-data", "lammps-dump"):
         images = _read_lammps(path, fmt, elements)
     else:
-        import ase.io
-
-        images = [ase.io.read(path, format="vasp")]
+        images = [_ase_read(path, "vasp")]
     for k, atoms in enumerate(images):
         atoms.info.setdefault("source_file", str(path))
         atoms.info.setdefault("source_index", k)
         if elements is not None and fmt not in TYPE_ONLY_FORMATS:
             assign_types(atoms, elements, f"{path} (structure {k})")
     return images
+
+
+def unknown_symbol_message(symbol: str) -> str:
+    """'Qq' is not a chemical symbol, with the valid ones listed (for error messages)."""
+    valid = " ".join(chemical_symbols[1:])
+    return f"{symbol!r} is not a chemical symbol (valid: {valid})"
+
+
+def _ase_read(path: Path, fmt: str, index=None):
+    """ASE's reader with its exceptions turned into errors naming the file (ASE raises KeyError for an
+    unknown symbol, XYZError/ValueError/IndexError for malformed files)."""
+    import ase.io
+
+    labels = {"extxyz": "extended XYZ", "vasp": "POSCAR"}
+    try:
+        if index is None:
+            return ase.io.read(path, format=fmt)
+        return ase.io.read(path, index=index, format=fmt)
+    except KeyError as exc:
+        symbol = exc.args[0] if exc.args else "?"
+        raise ValueError(f"{path}: {unknown_symbol_message(str(symbol))}") from None
+    except (OSError, ValueError, IndexError, AssertionError, StopIteration) as exc:
+        if isinstance(exc, OSError) and not type(exc).__module__.startswith("ase"):
+            raise
+        raise ValueError(f"{path}: not a valid {labels.get(fmt, fmt)} file ({exc})") from None
 
 
 def _read_lammps(path: Path, fmt: str, elements):

@@ -31,6 +31,7 @@ __all__ = [
     "species_for_types",
     "species_of_atoms",
     "types_from_symbols",
+    "check_elements",
 ]
 
 EXCLUDED = -1  # species of an atom that is neither graded nor a neighbour
@@ -113,6 +114,18 @@ def types_from_symbols(atoms: Atoms, elements: Sequence[str], where: str) -> np.
             "species order"
         )
     return np.array([lookup[s] for s in symbols], dtype=np.int64)
+
+
+def check_elements(pot, elements: Sequence[str] | None, species: Sequence | None = None) -> None:
+    """Refuse a type → element map with more elements than the potential has species (unless ``species``
+    maps the types explicitly, e.g. leaving some out with NULL): the extra elements would have no MTP
+    species, and a silently accepted map hides a wrong potential or a wrong option."""
+    if elements is None or species is not None or len(elements) <= pot.C:
+        return
+    raise ValueError(
+        f"--elements lists {len(elements)} elements ({', '.join(elements)}) but {pot.source} has species_count "
+        f"{pot.C}: give at most {pot.C} (the elements of its species, in order), or map types with --species"
+    )
 
 
 def species_of_atoms(
