@@ -113,7 +113,7 @@ def dft_qe(
         kpts = None if item.is_cluster else tuple(mesh)
         with atomic_path(folder / "pw.in") as tmp:
             ase.io.write(tmp, item.atoms, format="espresso-in", input_data=data,
-                         pseudopotentials=pseudos, kpts=kpts)
+                         pseudopotentials=pseudos, kpts=kpts, parallel=False)
         extra = {
             "code": "qe",
             "kpoints": [1, 1, 1] if item.is_cluster else list(mesh),

@@ -107,7 +107,7 @@ def parse_elements(text: str | Sequence[str] | None) -> list[str] | None:
         return None
     bad = [s for s in items if s not in atomic_numbers or s == "X"]
     if bad:
-        raise ValueError(f"--elements: {bad} are not chemical symbols (expected e.g. W,Cu)")
+        raise ValueError(f"--elements: {unknown_symbol_message(bad[0])}")
     if len(set(items)) != len(items):
         raise ValueError(f"--elements: {items} lists an element twice")
     return items
@@ -176,9 +176,11 @@ def _ase_read(path: Path, fmt: str, index=None):
 
     labels = {"extxyz": "extended XYZ", "vasp": "POSCAR"}
     try:
+        # parallel=False: under mpirun ASE would read on rank 0 and broadcast through COMM_WORLD, a
+        # collective that ranks reading different files (or only one rank) never complete
         if index is None:
-            return ase.io.read(path, format=fmt)
-        return ase.io.read(path, index=index, format=fmt)
+            return ase.io.read(path, format=fmt, parallel=False)
+        return ase.io.read(path, index=index, format=fmt, parallel=False)
     except KeyError as exc:
         symbol = exc.args[0] if exc.args else "?"
         raise ValueError(f"{path}: {unknown_symbol_message(str(symbol))}") from None
@@ -364,7 +366,7 @@ def write_structures(path: str | os.PathLike, atoms_list: Iterable[Atoms], eleme
         from eipgs.io.atomic import atomic_path
 
         with atomic_path(path, keep_existing=append) as tmp:
-            ase.io.write(tmp, images, format="extxyz", append=append)
+            ase.io.write(tmp, images, format="extxyz", append=append, parallel=False)
     elif fmt in ("lammps-data", "lammps-dump"):
         if fmt == "lammps-dump":
             raise ValueError(f"{path}: writing LAMMPS dumps is not supported; write a LAMMPS data file (.data)")
@@ -437,4 +439,4 @@ def write_poscar(path: str | os.PathLike, atoms: Atoms) -> None:
     from eipgs.io.atomic import atomic_path
 
     with atomic_path(path) as tmp:
-        ase.io.write(tmp, atoms, format="vasp", direct=False, sort=False)
+        ase.io.write(tmp, atoms, format="vasp", direct=False, sort=False, parallel=False)
