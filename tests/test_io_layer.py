@@ -187,6 +187,54 @@ run 0""")
     assert atoms.get_potential_energy() == pytest.approx(pe) and atoms.arrays["site_en"].sum() == pytest.approx(pe)
 
 
+_MPI_SCRIPT = """
+import sys
+import numpy as np
+from mpi4py import MPI
+from eipgs.lmp import atoms_from_lammps, create_lammps, run
+
+lmp = create_lammps(comm=MPI.COMM_WORLD)
+run(lmp, '''units metal
+atom_modify map array
+read_data in.data
+pair_style lj/cut 4.0
+pair_coeff * * 0.1 2.5
+group few id 3 7 9 40
+delete_atoms group few compress no
+run 0''')
+atoms = atoms_from_lammps(lmp, ["W", "Mo"], results=True)
+nlocal = lmp.extract_global("nlocal")
+if MPI.COMM_WORLD.Get_rank() == 0:
+    np.savez(sys.argv[1], x=atoms.positions, id=atoms.arrays["id"], type=atoms.arrays["type"], f=atoms.get_forces(),
+             nlocal=nlocal)
+lmp.close()
+"""
+
+
+@pytest.mark.mpi
+def test_atoms_from_lammps_same_on_one_and_two_ranks(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import run_mpi
+
+    from eipgs.io.lammps import write_lammps_data
+
+    cell = _alloy()
+    cell.set_cell(cell.cell[:] + [[0, 0, 0], [0.4, 0, 0], [0.2, 0.3, 0]], scale_atoms=True)  # triclinic
+    write_lammps_data(tmp_path / "in.data", cell, elements=["W", "Mo"])
+    script = tmp_path / "build.py"
+    script.write_text(_MPI_SCRIPT)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "one.npz")], check=True, cwd=tmp_path, timeout=120)
+    run_mpi(2, [sys.executable, str(script), str(tmp_path / "two.npz")], cwd=tmp_path, timeout=120)
+    one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
+    assert int(two["nlocal"]) < len(two["id"])  # rank 0 did not own every atom: the gather mattered
+    for key in ("id", "type"):
+        np.testing.assert_array_equal(one[key], two[key])
+    np.testing.assert_allclose(one["x"], two["x"], atol=1e-12)
+    np.testing.assert_allclose(one["f"], two["f"], atol=1e-10)
+
+
 def test_atomic_write_publishes_only_complete_files(tmp_path):
     from eipgs.io.atomic import atomic_write
 
