@@ -300,3 +300,21 @@ def test_elements_beyond_species_and_folder_as_potential(w_pot, tmp_path, capsys
     for cmd in (["grade", folder, src, "-o", tmp_path / "o.cfg"], ["activeset", folder, src, "-o", tmp_path / "a.almtp"],
                 ["select", folder, src, src, "-o", tmp_path / "s.cfg"]):
         _fail(cmd, capsys, f"{folder} is a folder, not an MTP potential file")
+
+
+@pytest.mark.mpi
+def test_bad_input_under_mpirun_is_reported_once(tmp_path):
+    """Every rank meets the same bad input; the message was printed once per rank before."""
+    import subprocess
+    import sys
+
+    from eipgs.lmp import mpiexec
+
+    folder = tmp_path / "pot.almtp"
+    folder.mkdir()
+    exe = str(Path(sys.executable).parent / "eipgs")
+    proc = subprocess.run([mpiexec(), "-n", "2", exe, "grade", str(folder), str(tmp_path / "x.extxyz"), "-o",
+                           str(tmp_path / "o.cfg")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert proc.stderr.count(f"eipgs grade: error: {folder} is a folder") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr

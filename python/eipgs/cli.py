@@ -610,17 +610,41 @@ def _os_error_text(exc: OSError) -> str:
     return str(exc)
 
 
+def _launcher_rank() -> int:
+    """This process's rank under mpirun/mpiexec/srun (0 when not launched in parallel)."""
+    import os
+
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; errors become one ``eipgs CMD: error: ...`` line on stderr and exit status 1
-    (130 after Ctrl-C). ``EIPGS_DEBUG=1`` re-raises them for the traceback."""
+    (130 after Ctrl-C). ``EIPGS_DEBUG=1`` re-raises them for the traceback. Under mpirun, bad input
+    (OSError, ValueError: the same on every rank) is reported by rank 0 only; other errors by each rank."""
     import os
 
     parser = build_parser()
     args = parser.parse_args(argv)
     prefix = f"eipgs {args.command}"
     debug = os.environ.get("EIPGS_DEBUG", "") not in ("", "0")
+    rank = _launcher_rank()
     try:
-        return int(args.func(args) or 0)
+        try:
+            return int(args.func(args) or 0)
+        except (OSError, ValueError):
+            if rank == 0 or debug:
+                raise
+            # Under mpirun every rank reads the same input and meets the same bad input (a missing file, a
+            # wrong value): rank 0 reports it, the other ranks exit quietly (after a moment, so that a
+            # launcher that stops the job when one rank ends lets rank 0 print first).
+            import time
+
+            time.sleep(1.0)
+            return 1
     except KeyboardInterrupt:
         if debug:
             raise
@@ -640,6 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RuntimeError) as exc:
         if debug:
             raise
+        if rank:
+            prefix += f" [rank {rank}]"  # an error during the parallel work may be this rank's alone
         print(f"{prefix}: error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug, not bad input: say so, without a traceback unless asked
