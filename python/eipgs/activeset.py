@@ -1,5 +1,5 @@
 """Build the ``#MVS_v1.1`` active set of an MTP from a training set, as MLIP-3 does after training
-(mtp-grade.md §5 "Active set after training"): A = 1e-6·I, one row b_i = ∂V_i/∂θ per atom of every
+(doc/design/mtp-grade.md §5 "Active set after training"): A = 1e-6·I, one row b_i = ∂V_i/∂θ per atom of every
 training configuration (neighbourhood mode, §2), MaxVol at τ = 1.001, S = (A⁻¹)ᵀ; the ``.almtp``
 stores the configurations that own rows of A with ``Feature selected_eqn_inds`` (§3.3, §4).
 
@@ -23,6 +23,7 @@ from eipgs.mtp.streaming import StreamStats, pool_rows_for_memory, stream_maxvol
 
 __all__ = [
     "activeset",
+    "activeset_structures",
     "build_active_set",
     "read_cfg_for",
     "config_species",
@@ -42,38 +43,31 @@ def eqn_index(n_atoms: int, atom: np.ndarray | int) -> np.ndarray | int:
 
 
 def config_species(atoms: Atoms, pot: MTPPotential, source: str) -> np.ndarray:
-    """MTP species index of every atom: cfg type t → position of t among the potential's species labels."""
+    """MTP species index of every atom of a whole configuration (cfg type t → position of t among the
+    potential's species labels, :func:`eipgs.mtp.species.species_of_atoms`); ghost atoms are refused."""
+    from eipgs.mtp.species import species_of_atoms
+
     if atoms.arrays.get("ghost") is not None and np.any(atoms.arrays["ghost"]):
         raise ValueError(
             f"{source}: the configuration has ghost atoms (MPI-split LAMMPS output); selection needs whole "
             "configurations (MLIP-3 does not select MPI-split configurations either) — rerun on one rank or "
             "regrade the full configuration"
         )
-    types = np.asarray(atoms.arrays.get("type", np.zeros(len(atoms), dtype=np.int64)), dtype=np.int64)
-    labels = np.asarray(pot.species_labels, dtype=np.int64)
-    lookup = {int(t): k for k, t in enumerate(labels)}
-    bad = sorted({int(t) for t in np.unique(types)} - set(lookup))
-    if bad:
-        raise ValueError(
-            f"{source}: cfg type(s) {bad} are not species of the potential {pot.source} (its species labels are "
-            f"{pot.species_labels}); the MTP cannot describe these atoms — use a potential trained for all species "
-            "or remove them"
-        )
-    return np.array([lookup[int(t)] for t in types], dtype=np.int64)
+    return species_of_atoms(atoms, pot, where=f"{source}: ")
 
 
 def read_cfg_for(path: str | os.PathLike, pot: MTPPotential, what: str) -> tuple[list[Atoms], list[np.ndarray]]:
     """Read a ``.cfg`` and map its types to species of ``pot``; errors name the file and configuration."""
-    from eipgs.io.cfg import read_cfg
+    from eipgs.io.formats import detect_format, read_structures
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
-    if path.suffix.lower() not in (".cfg", ""):
+    if path.suffix.lower() != "" and detect_format(path) != "cfg":
         raise ValueError(
             f"{path}: {what} must be an MLIP .cfg file (convert other formats with `eipgs convert` first)"
         )
-    configs = read_cfg(path)
+    configs = read_structures(path, fmt="cfg")
     species = [config_species(a, pot, f"{path}: configuration {k}") for k, a in enumerate(configs)]
     return configs, species
 
@@ -181,7 +175,7 @@ def build_active_set(
     chunk_rows: int = 4096,
     progress: bool = False,
 ) -> tuple[ActiveSetData, StreamStats]:
-    """Neighbourhood-mode active set of ``pot`` for ``configs`` (mtp-grade.md §5): MaxVol from 1e-6·I.
+    """Neighbourhood-mode active set of ``pot`` for ``configs`` (doc/design/mtp-grade.md §5): MaxVol from 1e-6·I.
 
     ``rows='selected'`` uses, for configurations with a ``selected_eqn_inds`` feature, only those rows
     (reconstructs a stored active set from its own configurations); ``'all'`` uses every atom (MLIP-3).
@@ -236,6 +230,25 @@ def _selected_atoms(atoms: Atoms, k: int) -> np.ndarray | None:
     return np.unique(at)
 
 
+def activeset_structures(
+    pot: MTPPotential,
+    configs: Sequence[Atoms],
+    *,
+    rows: str = "all",
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    progress: bool = False,
+) -> tuple[MTPPotential, StreamStats]:
+    """The potential ``pot`` with a new neighbourhood-mode active set built on ``configs`` (ASE Atoms with
+    cfg types, or one element for a one-species MTP); any active set of ``pot`` is ignored. No files."""
+    if not pot.is_trained:
+        raise ValueError(f"{pot.source}: the MTP is untrained (no radial_coeffs); train it first")
+    if not configs:
+        raise ValueError("no configurations; the active set needs a training set")
+    species = [config_species(a, pot, f"configuration {k}") for k, a in enumerate(configs)]
+    aset, stats = build_active_set(pot, configs, species, rows=rows, memory_mb=memory_mb, progress=progress)
+    return pot.replace(active_set=aset), stats
+
+
 def activeset(
     potential_path: str | os.PathLike,
     train_path: str | os.PathLike,
@@ -249,13 +262,16 @@ def activeset(
     ``train_path`` and write ``output_path`` (.almtp)."""
     from eipgs.io.almtp import read_almtp, write_almtp
 
+    from eipgs.io.atomic import same_file
+
+    if same_file(output_path, train_path):
+        raise ValueError(f"-o {output_path} is the training set {train_path}: refusing to overwrite it")
     pot = read_almtp(potential_path)
     if not pot.is_trained:
         raise ValueError(f"{potential_path}: the MTP is untrained (no radial_coeffs); train it first")
     configs, species = read_cfg_for(train_path, pot, "training set")
     if not configs:
-        raise ValueError(f"{train_path}: no configurations; the active set needs a training set")
-    aset, stats = build_active_set(pot, configs, species, rows=rows, memory_mb=memory_mb, progress=progress)
-    out = pot.replace(active_set=aset)
+        raise ValueError(f"no structures in {train_path}; the active set needs a training set")
+    out, stats = activeset_structures(pot, configs, rows=rows, memory_mb=memory_mb, progress=progress)
     write_almtp(output_path, out)
     return out, stats

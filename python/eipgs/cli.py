@@ -196,10 +196,11 @@ def _add_grade(sub) -> None:
         help="MLIP-3 extrapolation grades of every atom (like `mlp calculate_grade`), written to a .cfg",
         description="Compute per-atom MLIP-3 extrapolation grades with a neighbourhood-mode .almtp and write "
         "a .cfg with the nbh_grades column and the MV_grade feature. Input: .cfg, extended XYZ, LAMMPS data "
-        "(atom_style atomic) or LAMMPS text dump.",
+        "(atom_style atomic), LAMMPS text dump, pacemaker .pckl.gzip or POSCAR.",
     )
     p.add_argument("potential", help="MTP with active set (.almtp, neighbourhood mode)")
-    p.add_argument("input", help="configurations: .cfg, .extxyz/.xyz, LAMMPS .data/.lmp, LAMMPS .dump/.lammpstrj")
+    p.add_argument("input", help="configurations: .cfg, .extxyz/.xyz, LAMMPS .data/.lmp, LAMMPS .dump/.lammpstrj, "
+                   ".pckl.gzip, POSCAR")
     p.add_argument("-o", "--output", required=True, help="output .cfg with nbh_grades and MV_grade")
     p.add_argument(
         "--species",
@@ -209,7 +210,8 @@ def _add_grade(sub) -> None:
         "(default: LAMMPS type t -> t-1; cfg type t -> position of t among the potential's species labels)",
     )
     _elements_arg(p)
-    p.add_argument("--format", choices=["cfg", "extxyz", "lammps-data", "lammps-dump"], help="input format (default: from the extension)")
+    p.add_argument("--format", choices=["cfg", "extxyz", "lammps-data", "lammps-dump", "pacemaker", "poscar"],
+                   help="input format (default: from the file name, else from the first lines)")
     p.add_argument("--select", type=float, default=2.0, help="report atoms above this grade (default 2.0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_grade)
@@ -312,10 +314,15 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     )
     print(f"{args.output}: {summary['written']} structures ({summary['collected']} collected, "
           f"{summary['merged_structures']} merged, {summary['duplicates']} duplicates dropped, "
-          f"{summary['skipped']} skipped)")
+          f"{summary['skipped']} skipped, {summary['rejected']} rejected)")
     for run in summary["runs"]:
-        if run["status"] == "skipped":
-            print(f"  skipped {run['folder']}: {run['reason']}", file=sys.stderr)
+        if run["status"] in ("skipped", "rejected"):
+            print(f"  {run['status']} {run['folder']}: {run['reason']}", file=sys.stderr)
+    if summary["rejected"]:
+        # Finished runs that could not be used are an error even without --strict: they need a look.
+        print(f"eipgs collect: error: {summary['rejected']} run folder(s) rejected (listed above); the others were "
+              f"written to {args.output}", file=sys.stderr)
+        return 1
     return 2 if (args.strict and summary["skipped"]) else 0
 
 
@@ -594,13 +601,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_text(exc: OSError) -> str:
+    """An OSError as one sentence naming the file ("[Errno 13]" and Python's repr left out)."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" + (f" (and {exc.filename2})" if exc.filename2 else "")
+    if exc.strerror and len(exc.args) == 2:
+        return str(exc.strerror)
+    return str(exc)
+
+
+def _launcher_rank() -> int:
+    """This process's rank under mpirun/mpiexec/srun (0 when not launched in parallel)."""
+    import os
+
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; errors become one ``eipgs CMD: error: ...`` line on stderr and exit status 1
+    (130 after Ctrl-C). ``EIPGS_DEBUG=1`` re-raises them for the traceback. Under mpirun, bad input
+    (OSError, ValueError: the same on every rank) is reported by rank 0 only; other errors by each rank."""
+    import os
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    prefix = f"eipgs {args.command}"
+    debug = os.environ.get("EIPGS_DEBUG", "") not in ("", "0")
+    rank = _launcher_rank()
     try:
-        return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"eipgs {args.command}: error: {exc}", file=sys.stderr)
+        try:
+            return int(args.func(args) or 0)
+        except (OSError, ValueError):
+            if rank == 0 or debug:
+                raise
+            # Under mpirun every rank reads the same input and meets the same bad input (a missing file, a
+            # wrong value): rank 0 reports it, the other ranks exit quietly (after a moment, so that a
+            # launcher that stops the job when one rank ends lets rank 0 print first).
+            import time
+
+            time.sleep(1.0)
+            return 1
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"\n{prefix}: interrupted (files being written were not published)", file=sys.stderr)
+        return 130
+    except MemoryError:
+        if debug:
+            raise
+        print(f"{prefix}: error: out of memory; use smaller inputs (or --memory-mb where the command has it)",
+              file=sys.stderr)
+        return 1
+    except OSError as exc:  # FileNotFoundError, PermissionError, IsADirectoryError, a full disk, ...
+        if debug:
+            raise
+        print(f"{prefix}: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 1
+    except (ValueError, RuntimeError) as exc:
+        if debug:
+            raise
+        if rank:
+            prefix += f" [rank {rank}]"  # an error during the parallel work may be this rank's alone
+        print(f"{prefix}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, not bad input: say so, without a traceback unless asked
+        if debug:
+            raise
+        print(f"{prefix}: internal error: {type(exc).__name__}: {exc} (please report it; EIPGS_DEBUG=1 shows the "
+              "traceback)", file=sys.stderr)
         return 1
 
 

@@ -40,7 +40,7 @@ _STALE_INFO = {"features", "name", "energy", "free_energy", "stress", "plus_stre
 @dataclass
 class RunResult:
     folder: Path
-    status: str  # "ok", "skipped" or "duplicate"
+    status: str  # "ok", "skipped" (not finished), "rejected" (finished but unusable or inconsistent), "duplicate"
     reason: str = ""
     source: str = ""  # the file the data came from
     atoms: Atoms | None = None
@@ -117,6 +117,19 @@ def _outcar_status(path: Path) -> tuple[str | None, dict]:
     return None, info
 
 
+def _non_finite(kept: dict) -> str | None:
+    """The first non-finite quantity of a parsed result, named, or None."""
+    if not np.isfinite(kept["energy"]):
+        return f"energy is {kept['energy']}"
+    forces = kept["forces"]
+    if not np.all(np.isfinite(forces)):
+        atom = int(np.flatnonzero(~np.all(np.isfinite(forces), axis=1))[0])
+        return f"forces of atom {atom} are {forces[atom].tolist()}"
+    if "stress" in kept and not np.all(np.isfinite(kept["stress"])):
+        return f"stress is {kept['stress'].tolist()}"
+    return None
+
+
 def parse_vasp_run(folder: str | os.PathLike, energy: str = "free") -> RunResult:
     """Parse one VASP run folder (last ionic step); status "skipped" with a reason when unusable."""
     import ase.io
@@ -146,6 +159,9 @@ def parse_vasp_run(folder: str | os.PathLike, energy: str = "free") -> RunResult
         kept = {"energy": float(e), "forces": np.array(res["forces"], dtype=float)}
         if res.get("stress") is not None:
             kept["stress"] = np.array(res["stress"], dtype=float).reshape(6)
+        bad = _non_finite(kept)
+        if bad:
+            return RunResult(folder, "rejected", reason=f"{name}: non-finite result ({bad})", source=str(path))
         clean = Atoms(symbols=atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=True)
         clean.calc = SinglePointCalculator(clean, **kept)
         result = RunResult(folder, "ok", source=str(path), atoms=clean)
@@ -187,6 +203,9 @@ def parse_qe_run(folder: str | os.PathLike) -> RunResult:
     kept = {"energy": float(res["energy"]), "forces": np.array(res["forces"], dtype=float)}
     if res.get("stress") is not None:
         kept["stress"] = np.array(res["stress"], dtype=float).reshape(6)
+    bad = _non_finite(kept)
+    if bad:
+        return RunResult(folder, "rejected", reason=f"pw.out: non-finite result ({bad})", source=str(path))
     clean = Atoms(symbols=atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=True)
     clean.calc = SinglePointCalculator(clean, **kept)
     return RunResult(folder, "ok", source=str(path), atoms=clean)
@@ -337,19 +356,24 @@ def collect(
         raise ValueError(f"no DFT run folders (with vasprun.xml, OUTCAR or meta.json) under {list(map(str, dftdirs))}")
     results: list[RunResult] = []
     meta_elements: list[str] | None = None
+    # One inconsistent folder (a hand-edited POSCAR, a meta.json of another batch, NaN forces) is reported
+    # as "rejected" and the batch goes on; the caller learns the count and exits non-zero.
     for folder in tqdm(runs, desc="collect", unit="run", disable=len(runs) < 20):
         result = parse_run(folder, energy=energy)
-        meta = _load_meta(folder)
-        if meta and meta.get("elements"):
-            if meta_elements is None:
-                meta_elements = list(meta["elements"])
-            elif list(meta["elements"]) != meta_elements and elements is None:
-                raise ValueError(
-                    f"{folder}/meta.json: elements {meta['elements']} differ from {meta_elements} of other runs; "
-                    "pass --elements to fix the type order"
-                )
-        if result.status == "ok":
-            _apply_meta(result, meta, cluster_surface_weight)
+        try:
+            meta = _load_meta(folder)
+            if meta and meta.get("elements"):
+                if meta_elements is None:
+                    meta_elements = list(meta["elements"])
+                elif list(meta["elements"]) != meta_elements and elements is None:
+                    raise ValueError(
+                        f"{folder}/meta.json: elements {meta['elements']} differ from {meta_elements} of other runs; "
+                        "pass --elements to fix the type order"
+                    )
+            if result.status == "ok":
+                _apply_meta(result, meta, cluster_surface_weight)
+        except ValueError as exc:
+            result = RunResult(folder, "rejected", reason=str(exc), source=result.source)
         results.append(result)
 
     merged: list[Atoms] = []
@@ -357,6 +381,14 @@ def collect(
         for atoms in read_structures(path, elements=elements or meta_elements):
             if atoms.calc is None or "energy" not in atoms.calc.results:
                 raise ValueError(f"{path}: structure {atoms.info.get('source_index')} has no energy; cannot merge it")
+            stored = atoms.calc.results
+            values = {"energy": float(stored["energy"]),
+                     "forces": np.asarray(stored.get("forces", np.zeros((len(atoms), 3))), dtype=float)}
+            if stored.get("stress") is not None:
+                values["stress"] = np.asarray(stored["stress"], dtype=float).reshape(-1)
+            bad = _non_finite(values)
+            if bad:
+                raise ValueError(f"{path}: structure {atoms.info.get('source_index')}: non-finite {bad}; cannot merge it")
             if cluster_surface_weight is not None and "w_forces" not in atoms.arrays:
                 atoms.arrays["w_forces"] = np.ones(len(atoms))
             merged.append(atoms)
@@ -378,26 +410,30 @@ def collect(
         "merged_structures": len(merged),
         "collected": sum(r.status == "ok" for r in results),
         "skipped": sum(r.status == "skipped" for r in results),
+        "rejected": sum(r.status == "rejected" for r in results),
         "duplicates": len(dropped),
         "energy": energy,
         "runs": [r.as_dict() for r in results],
     }
     _write_report(summary, Path(report) if report else output.parent / "collect_report")
     if not kept:
+        report_txt = str(Path(report) if report else output.parent / "collect_report") + ".txt"
         raise ValueError(
-            f"no usable DFT run: {summary['skipped']} skipped (see {output.parent / 'collect_report.txt'})"
+            f"no usable DFT run: {summary['skipped']} skipped, {summary['rejected']} rejected (see {report_txt})"
         )
     return summary
 
 
 def _write_report(summary: dict, prefix: Path) -> None:
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    Path(str(prefix) + ".json").write_text(json.dumps(summary, indent=1) + "\n")
+    from eipgs.io.atomic import write_text_atomic
+
+    write_text_atomic(str(prefix) + ".json", json.dumps(summary, indent=1) + "\n")
     lines = [
         f"eipgs collect → {summary['output']}",
         f"written {summary['written']} structures: {summary['collected']} runs collected, "
         f"{summary['merged_structures']} merged from existing sets, {summary['duplicates']} duplicates dropped, "
-        f"{summary['skipped']} runs skipped",
+        f"{summary['skipped']} runs skipped, {summary.get('rejected', 0)} rejected",
         "",
     ]
     for run in summary["runs"]:
@@ -405,4 +441,4 @@ def _write_report(summary: dict, prefix: Path) -> None:
             lines.append(f"ok        {run['folder']}  ({run['natoms']} atoms, E = {run['energy']:.6f} eV, {Path(run['source']).name})")
         else:
             lines.append(f"{run['status']:<9} {run['folder']}  {run['reason']}")
-    Path(str(prefix) + ".txt").write_text("\n".join(lines) + "\n")
+    write_text_atomic(str(prefix) + ".txt", "\n".join(lines) + "\n")

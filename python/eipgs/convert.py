@@ -28,6 +28,9 @@ def convert(inputs: Sequence[str | os.PathLike] | str | os.PathLike, output: str
         images += read_structures(path, elements=elements, require_symbols=needs_symbols)
     if not images:
         raise ValueError(f"no structures in {', '.join(map(str, inputs))}")
-    if Path(output).resolve() in {Path(p).resolve() for p in inputs}:
-        raise ValueError(f"{output}: output would overwrite an input")
+    from eipgs.io.atomic import same_file
+
+    for path in inputs:
+        if same_file(output, path):
+            raise ValueError(f"-o {output} is the input {path}: refusing to overwrite it; choose another output name")
     return write_structures(output, images, elements=elements, no_loss=no_loss, e0=e0)

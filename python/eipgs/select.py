@@ -1,4 +1,4 @@
-"""Offline D-optimal selection with the semantics of MLIP-3 ``mlp select_add`` (mtp-grade.md §6).
+"""Offline D-optimal selection with the semantics of MLIP-3 ``mlp select_add`` (doc/design/mtp-grade.md §6).
 
 ``select(pot.almtp, train.cfg, [candidates.cfg, ...], selected.cfg)``:
 
@@ -33,6 +33,7 @@ from eipgs.activeset import (
     DEFAULT_MEMORY_MB,
     TRAIN_THRESHOLD,
     active_set_data,
+    config_species,
     eqn_index,
     read_cfg_for,
     row_chunks,
@@ -43,7 +44,7 @@ from eipgs.mtp.evaluator import MTPEvaluator
 from eipgs.mtp.maxvol import MaxVol
 from eipgs.mtp.streaming import StreamStats, pool_rows_for_memory, stream_maxvol
 
-__all__ = ["select", "select_configurations", "Selection", "DEFAULT_BATCH_SIZE"]
+__all__ = ["select", "select_structures", "select_configurations", "Selection", "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 9999  # MLIP-3 select_add `batch_size` (configurations per joint MaxVol)
 # Label spaces of rows of A: loaded rows r, training rows, candidate rows (all ≥ 0, see MaxVol labels).
@@ -174,7 +175,7 @@ def _clusters(sel: Selection, pot: MTPPotential, cutoff: float, S_loaded: np.nda
     out: list[Atoms] = []
     for k, atoms_sel in sel.selected.items():
         a = sel.candidates[k]
-        spec = np.array([pot.species_labels.index(int(t)) for t in a.arrays["type"]], dtype=np.int64)
+        spec = config_species(a, pot, f"candidate {k}")
         res = evaluate_configuration(ev, a.positions, a.cell[:], a.pbc, spec, grades=False, keep_rows=True)
         gamma = grade_rows(res.rows[atoms_sel], S_loaded)  # γ against the input active set
         i, j, D = neighbour_pairs(a.positions, a.cell[:], a.pbc, cutoff)
@@ -209,6 +210,39 @@ def _selected_configs(sel: Selection) -> list[Atoms]:
     return out
 
 
+def select_structures(
+    pot: MTPPotential,
+    train: Sequence[Atoms],
+    candidates: Sequence[Atoms],
+    *,
+    threshold: float = TRAIN_THRESHOLD,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    nbh: bool = False,
+    cutoff: float = 8.0,
+    progress: bool = False,
+    candidate_sources: Sequence[tuple[str, int]] | None = None,
+    spill_dir: str | os.PathLike | None = None,
+) -> tuple[list[Atoms], Selection]:
+    """``mlp select_add`` on ASE Atoms (no files): the selected candidates (with ``selected_eqn_inds``) or,
+    with ``nbh``, every selected neighbourhood as a cluster; and the :class:`Selection` (its
+    ``active_set`` is the updated active set: ``pot.replace(active_set=sel.active_set)``)."""
+    if not threshold > 1.0:
+        raise ValueError(f"threshold must be > 1 (got {threshold}); MLIP-3's default is 1.001")
+    if nbh and not cutoff > 0:
+        raise ValueError(f"cutoff must be positive (got {cutoff})")
+    pot.require_active_set("nbh")
+    train_species = [config_species(a, pot, f"training configuration {k}") for k, a in enumerate(train)]
+    sources = list(candidate_sources) if candidate_sources is not None else [("<memory>", k) for k in range(len(candidates))]
+    cand_species = [config_species(a, pot, f"{src}: configuration {k}") for a, (src, k) in zip(candidates, sources)]
+    sel = select_configurations(
+        pot, train, train_species, candidates, cand_species, threshold=threshold, batch_size=batch_size,
+        memory_mb=memory_mb, progress=progress, candidate_sources=sources, spill_dir=spill_dir,
+    )
+    out = _clusters(sel, pot, cutoff, pot.active_set.S) if nbh else _selected_configs(sel)
+    return out, sel
+
+
 def select(
     potential_path: str | os.PathLike,
     train_path: str | os.PathLike | None,
@@ -227,39 +261,41 @@ def select(
     """Select from ``candidate_paths`` (MLIP .cfg) against ``potential_path`` (.almtp, nbh mode) and the
     training set ``train_path`` (.cfg; None = no training set); write ``output_path`` (.cfg)."""
     from eipgs.io.almtp import read_almtp, write_almtp
+    from eipgs.io.atomic import same_file
     from eipgs.io.cfg import write_cfg
 
     if not threshold > 1.0:
         raise ValueError(f"--threshold must be > 1 (got {threshold}); MLIP-3's default is 1.001")
     if nbh and not cutoff > 0:
         raise ValueError(f"--cutoff must be positive (got {cutoff})")
-    pot = read_almtp(potential_path)
-    pot.require_active_set("nbh")
-    train, train_species = ([], []) if train_path is None else read_cfg_for(train_path, pot, "training set")
     if not candidate_paths:
         raise ValueError("no candidate files given")
+    inputs = [("the potential", potential_path)] + ([("the training set", train_path)] if train_path is not None else [])
+    inputs += [("the candidate file", c) for c in candidate_paths]
+    for option, out_path in (("-o", output_path), ("--write-almtp", write_almtp_path)):
+        if out_path is None:
+            continue
+        for name, path in inputs:
+            if same_file(out_path, path):
+                raise ValueError(f"{option} {out_path} is {name} {path}: refusing to overwrite an input; "
+                                 "choose another output name")
+    if write_almtp_path is not None and same_file(write_almtp_path, output_path):
+        raise ValueError(f"--write-almtp {write_almtp_path} and -o {output_path} are the same file")
+    pot = read_almtp(potential_path)
+    pot.require_active_set("nbh")
+    train, _ = ([], []) if train_path is None else read_cfg_for(train_path, pot, "training set")
     candidates: list[Atoms] = []
-    cand_species: list[np.ndarray] = []
     sources: list[tuple[str, int]] = []
     for path in candidate_paths:
-        configs, species = read_cfg_for(path, pot, "candidate")
+        configs, _ = read_cfg_for(path, pot, "candidate")
         candidates += configs
-        cand_species += species
         sources += [(str(path), k) for k in range(len(configs))]
-    sel = select_configurations(
-        pot,
-        train,
-        train_species,
-        candidates,
-        cand_species,
-        threshold=threshold,
-        batch_size=batch_size,
-        memory_mb=memory_mb,
-        progress=progress,
-        candidate_sources=sources,
-        spill_dir=spill_dir,
+    if not candidates:
+        raise ValueError(f"no structures in {', '.join(map(str, candidate_paths))}")
+    out, sel = select_structures(
+        pot, train, candidates, threshold=threshold, batch_size=batch_size, memory_mb=memory_mb, nbh=nbh,
+        cutoff=cutoff, progress=progress, candidate_sources=sources, spill_dir=spill_dir,
     )
-    out = _clusters(sel, pot, cutoff, pot.active_set.S) if nbh else _selected_configs(sel)
     write_cfg(output_path, out)
     if write_almtp_path is not None:
         write_almtp(write_almtp_path, pot.replace(active_set=sel.active_set))

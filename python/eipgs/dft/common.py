@@ -17,6 +17,8 @@ from typing import Sequence
 import numpy as np
 from ase import Atoms
 
+from eipgs.io.atomic import write_text_atomic
+
 __all__ = [
     "KSPACING_DEFAULT",
     "VACUUM_DEFAULT",
@@ -27,10 +29,22 @@ __all__ = [
     "folder_names",
     "new_folder_names",
     "write_meta",
+    "check_jobs",
+    "check_geometry",
+    "clear_folder",
+    "MIN_DISTANCE",
+    "DFT_OUTPUTS",
 ]
 
 KSPACING_DEFAULT = 0.03  # in units of 2π Å⁻¹ (VASPKIT's "k-mesh resolution"), as in the paper
 VACUUM_DEFAULT = 8.0  # Å on each side of a cluster (paper)
+# Two atoms closer than this are a broken structure (overlapping atoms, a duplicated site), not physics:
+# the closest approach in metals under MD at thousands of K stays above ~1.5 Å.
+MIN_DISTANCE = 0.5
+# What a VASP or pw.x run leaves in its folder; a rewritten folder must not keep any of it, or
+# `eipgs collect` would label the new structure with the old result.
+DFT_OUTPUTS = ("vasprun.xml", "OUTCAR", "OSZICAR", "CONTCAR", "vasp.out", "EIGENVAL", "DOSCAR", "PROCAR", "IBZKPT",
+               "PCDAT", "XDATCAR", "REPORT", "WAVECAR", "CHGCAR", "CHG", "vaspout.h5", "pw.out", "tmp")
 
 
 def kpoint_mesh(atoms: Atoms, spacing: float = KSPACING_DEFAULT) -> tuple[int, int, int]:
@@ -77,6 +91,11 @@ def prepare_structure(atoms: Atoms, elements: Sequence[str], *, vacuum: float = 
     where = f"{source_file} (structure {source_index})"
     if len(atoms) == 0:
         raise ValueError(f"{where}: empty structure")
+    if not np.all(np.isfinite(atoms.positions)):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(atoms.positions), axis=1))[0])
+        raise ValueError(f"{where}: atom {bad} has a non-finite coordinate {atoms.positions[bad].tolist()}")
+    if not np.all(np.isfinite(atoms.cell[:])):
+        raise ValueError(f"{where}: the cell has non-finite entries {atoms.cell[:].tolist()}")
     symbols = atoms.get_chemical_symbols()
     missing = sorted(set(symbols) - set(elements))
     if missing:
@@ -91,8 +110,16 @@ def prepare_structure(atoms: Atoms, elements: Sequence[str], *, vacuum: float = 
             raise ValueError(f"{where}: non-periodic along axes {vacuum_axes} needs --vacuum > 0")
         out.center(vacuum=vacuum, axis=tuple(vacuum_axes))
         out.pbc = True
-    elif abs(out.cell.volume) < 1e-9:
-        raise ValueError(f"{where}: periodic structure with a zero-volume cell")
+    else:
+        volume = float(np.linalg.det(out.cell[:]))
+        if abs(volume) < 1e-9:
+            raise ValueError(f"{where}: periodic structure with a singular (zero-volume) cell {out.cell[:].tolist()}")
+        if volume < 0:
+            raise ValueError(
+                f"{where}: the cell is left-handed (det = {volume:.4g} Å³ < 0), which VASP rejects; swap two lattice "
+                "vectors (or negate one) in the input"
+            )
+    check_geometry(out, where)
     return DftStructure(
         atoms=out,
         source_file=source_file,
@@ -101,6 +128,43 @@ def prepare_structure(atoms: Atoms, elements: Sequence[str], *, vacuum: float = 
         vacuum_axes=vacuum_axes,
         order=order,
     )
+
+
+def check_geometry(atoms: Atoms, where: str, min_distance: float = MIN_DISTANCE) -> None:
+    """Reject overlapping atoms: any pair (periodic images included) closer than ``min_distance`` Å."""
+    from ase.neighborlist import neighbor_list
+
+    i, j, d = neighbor_list("ijd", atoms, min_distance)
+    if len(d):
+        k = int(np.argmin(d))
+        raise ValueError(
+            f"{where}: atoms {int(i[k])} and {int(j[k])} are {d[k]:.3g} Å apart (< {min_distance} Å): overlapping "
+            "atoms; fix or drop this structure"
+        )
+
+
+def clear_folder(folder: Path) -> None:
+    """Remove the DFT outputs (and inputs) of a structure folder that is rewritten with ``--force``.
+
+    Only folders written by ``eipgs dft`` (with a meta.json) are cleared: another folder under the same
+    name is the user's, and is refused rather than emptied.
+    """
+    import shutil
+
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise ValueError(f"{folder} exists and is not a folder; remove it or choose another --outdir")
+    if any(folder.iterdir()) and not (folder / "meta.json").is_file():
+        raise ValueError(
+            f"{folder} exists but was not written by `eipgs dft` (no meta.json); --force only rewrites eipgs folders: "
+            "remove it yourself or choose another --outdir"
+        )
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def load_inputs(inputs: Sequence[str | os.PathLike], elements: Sequence[str] | None):
@@ -136,11 +200,19 @@ def folder_names(loaded) -> list[str]:
 
 
 def new_folder_names(loaded, outdir: Path, force: bool) -> list[str]:
-    """:func:`folder_names`, refusing to overwrite existing folders unless ``force``."""
+    """:func:`folder_names`, refusing to overwrite existing folders unless ``force``.
+
+    With ``force`` the existing folders are checked (they must be eipgs folders) but not yet cleared:
+    :func:`clear_folder` empties each one just before it is rewritten.
+    """
     names = folder_names(loaded)
     clash = [n for n in names if (outdir / n).exists()]
     if clash and not force:
         raise ValueError(f"{outdir / clash[0]} already exists ({len(clash)} folders); use --force to overwrite")
+    for n in clash:
+        folder = outdir / n
+        if not folder.is_dir() or (any(folder.iterdir()) and not (folder / "meta.json").is_file()):
+            clear_folder(folder)  # raises with the reason
     return names
 
 
@@ -215,13 +287,39 @@ def species_blocks(symbols: Sequence[str]) -> list[list]:
 
 
 def write_meta(folder: Path, meta: dict) -> None:
-    (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_text_atomic(folder / "meta.json", json.dumps(meta, indent=1) + "\n")
+
+
+def check_jobs(outdir: Path, folders: Sequence[str], command: str) -> list[str]:
+    """The folders jobs.txt already lists that stay in the array; refuses (before anything is written)
+    to mix folders of another run command into it, unless every folder it lists is being rewritten."""
+    jobs = outdir / "jobs.txt"
+    script = outdir / "submit.slurm"
+    if not jobs.is_file():
+        return []
+    listed = [line.strip() for line in jobs.read_text().splitlines() if line.strip()]
+    kept = [f for f in listed if f not in set(folders)]
+    if kept and script.is_file() and command not in script.read_text():
+        raise ValueError(
+            f"{outdir} already holds jobs of another code or executable ({len(kept)} folders in {jobs} run by "
+            f"{script}); write these folders into another --outdir"
+        )
+    return kept if not script.is_file() or command not in script.read_text() else listed
 
 
 def write_jobs(outdir: Path, folders: Sequence[str], command: str, *, job_name: str, nodes: int, ntasks: int,
                time: str, partition: str | None, account: str | None) -> None:
-    """``jobs.txt`` (one folder per line) and a SLURM array script running ``command`` in each folder."""
-    (outdir / "jobs.txt").write_text("".join(f"{f}\n" for f in folders))
+    """``jobs.txt`` (one folder per line) and a SLURM array script running ``command`` in each folder.
+
+    A second call into the same ``outdir`` appends its folders to jobs.txt (each folder once) and rewrites
+    submit.slurm for the whole list, so the first call's jobs are not lost; folders of another code (a
+    different run command) are refused rather than mixed into one array.
+    """
+    jobs = outdir / "jobs.txt"
+    script = outdir / "submit.slurm"
+    listed = check_jobs(outdir, folders, command)
+    folders = listed + [f for f in dict.fromkeys(folders) if f not in set(listed)]
+    write_text_atomic(jobs, "".join(f"{f}\n" for f in folders))
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={job_name}",
@@ -244,6 +342,5 @@ def write_jobs(outdir: Path, folders: Sequence[str], command: str, *, job_name: 
         command,
         "",
     ]
-    path = outdir / "submit.slurm"
-    path.write_text("\n".join(lines))
-    path.chmod(0o755)
+    write_text_atomic(script, "\n".join(lines))
+    script.chmod(0o755)

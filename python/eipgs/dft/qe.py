@@ -14,10 +14,14 @@ from typing import Mapping, Sequence
 from ase.units import Ry
 from tqdm import tqdm
 
+from eipgs.io.atomic import atomic_path
+
 from eipgs.dft.common import (
     KSPACING_DEFAULT,
     VACUUM_DEFAULT,
     build_meta,
+    check_jobs,
+    clear_folder,
     new_folder_names,
     kpoint_mesh,
     load_inputs,
@@ -84,11 +88,16 @@ def dft_qe(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     names = new_folder_names(loaded, outdir, force)
+    command = f'srun {pw_command} -in pw.in > pw.out 2>&1'
+    check_jobs(outdir, names, command)
+    # Every structure is checked before the first folder is written: a bad one leaves nothing behind.
+    items = [prepare_structure(atoms, elements, vacuum=vacuum, source_file=str(path), source_index=index)
+             for path, index, atoms in loaded]
     folders = []
-    for (path, index, atoms), name in tqdm(list(zip(loaded, names)), desc="QE folders", unit="structure",
-                                           disable=len(loaded) < 20):
-        item = prepare_structure(atoms, elements, vacuum=vacuum, source_file=str(path), source_index=index)
+    for (path, index, atoms), item, name in tqdm(list(zip(loaded, items, names)), desc="QE folders",
+                                                 unit="structure", disable=len(loaded) < 20):
         folder = outdir / name
+        clear_folder(folder)
         folder.mkdir(exist_ok=True)
         mesh = kpoint_mesh(item.atoms if not item.vacuum_axes else _periodic_view(item), kspacing)
         # QE's conv_thr is on the total energy; EDIFF is too (VASP), so the same number in Ry.
@@ -102,8 +111,9 @@ def dft_qe(
         pseudos = {e: pseudopotentials[e] for e in set(item.atoms.get_chemical_symbols())}
         # kpts=None makes ASE write "K_POINTS gamma" (Γ-only tricks in pw.x), as for VASP clusters.
         kpts = None if item.is_cluster else tuple(mesh)
-        ase.io.write(folder / "pw.in", item.atoms, format="espresso-in", input_data=data,
-                     pseudopotentials=pseudos, kpts=kpts)
+        with atomic_path(folder / "pw.in") as tmp:
+            ase.io.write(tmp, item.atoms, format="espresso-in", input_data=data,
+                         pseudopotentials=pseudos, kpts=kpts, parallel=False)
         extra = {
             "code": "qe",
             "kpoints": [1, 1, 1] if item.is_cluster else list(mesh),
@@ -115,7 +125,7 @@ def dft_qe(
         write_meta(folder, build_meta(item, atoms, elements, extra))
         folders.append(folder)
     cfg = dict(slurm or {})
-    write_jobs(outdir, [f.name for f in folders], f'srun {pw_command} -in pw.in > pw.out 2>&1',
+    write_jobs(outdir, [f.name for f in folders], command,
                job_name=str(cfg.get("job_name", "eipgs-qe")), nodes=int(cfg.get("nodes", 1)),
                ntasks=int(cfg.get("ntasks", 32)), time=str(cfg.get("time", "04:00:00")),
                partition=cfg.get("partition"), account=cfg.get("account"))

@@ -18,11 +18,15 @@ from typing import Mapping, Sequence
 
 from tqdm import tqdm
 
+from eipgs.io.atomic import atomic_write, write_text_atomic
+
 from eipgs.dft.common import (
     KSPACING_DEFAULT,
     VACUUM_DEFAULT,
     DftStructure,
     build_meta,
+    check_jobs,
+    clear_folder,
     new_folder_names,
     kpoint_mesh,
     load_inputs,
@@ -149,25 +153,33 @@ def dft_vasp(
     labels = _potcar_labels(elements, potcar)
     potcar_dir = Path(potcar_dir) if potcar_dir is not None else None
     names = new_folder_names(loaded, outdir, force)
+    command = (
+        f'if head -n 1 KPOINTS | grep -q "^Gamma-only"; then exe="${{VASP_GAM:-{vasp_gam}}}"; '
+        f'else exe="${{VASP_STD:-{vasp_std}}}"; fi\n'
+        'srun "$exe" > vasp.out 2>&1'
+    )
+    check_jobs(outdir, names, command)
 
     from eipgs.io.formats import write_poscar
 
+    # Every structure is checked before the first folder is written: a bad one leaves nothing behind.
+    items: list[DftStructure] = [prepare_structure(atoms, elements, vacuum=vacuum, source_file=str(path),
+                                                   source_index=index) for path, index, atoms in loaded]
     folders = []
-    for (path, index, atoms), name in tqdm(list(zip(loaded, names)), desc="VASP folders", unit="structure",
-                                           disable=len(loaded) < 20):
-        item: DftStructure = prepare_structure(atoms, elements, vacuum=vacuum, source_file=str(path),
-                                               source_index=index)
+    for (path, index, atoms), item, name in tqdm(list(zip(loaded, items, names)), desc="VASP folders",
+                                                 unit="structure", disable=len(loaded) < 20):
         folder = outdir / name
+        clear_folder(folder)
         folder.mkdir(exist_ok=True)
         write_poscar(folder / "POSCAR", item.atoms)
         mesh = kpoint_mesh(item.atoms if not item.vacuum_axes else _periodic_view(item), kspacing)
         gamma_only = item.is_cluster
-        (folder / "KPOINTS").write_text(format_kpoints(mesh, gamma_only, kspacing))
-        (folder / "INCAR").write_text(format_incar(settings, comment=f"{name} (eipgs)"))
+        write_text_atomic(folder / "KPOINTS", format_kpoints(mesh, gamma_only, kspacing))
+        write_text_atomic(folder / "INCAR", format_incar(settings, comment=f"{name} (eipgs)"))
         species = [s for s, _ in species_blocks(item.atoms.get_chemical_symbols())]
         potcar_species = [labels[s] for s in species]
         if potcar_dir is not None:
-            with open(folder / "POTCAR", "wb") as out:
+            with atomic_write(folder / "POTCAR", "wb") as out:
                 for label in potcar_species:
                     with open(_potcar_file(potcar_dir, label), "rb") as src:
                         shutil.copyfileobj(src, out)
@@ -184,11 +196,6 @@ def dft_vasp(
         folders.append(folder)
 
     cfg = dict(slurm or {})
-    command = (
-        f'if head -n 1 KPOINTS | grep -q "^Gamma-only"; then exe="${{VASP_GAM:-{vasp_gam}}}"; '
-        f'else exe="${{VASP_STD:-{vasp_std}}}"; fi\n'
-        'srun "$exe" > vasp.out 2>&1'
-    )
     write_jobs(outdir, [f.name for f in folders], command, job_name=str(cfg.get("job_name", "eipgs-vasp")),
                nodes=int(cfg.get("nodes", 1)), ntasks=int(cfg.get("ntasks", 32)), time=str(cfg.get("time", "04:00:00")),
                partition=cfg.get("partition"), account=cfg.get("account"))
@@ -221,4 +228,4 @@ def _write_readme(outdir: Path, elements, labels, have_potcar: bool) -> None:
             "`cat $PP/W_sv/POTCAR > POTCAR` following meta.json `potcar_species`.",
         ]
     text += ["", "Afterwards: `eipgs collect <this folder> -o train.cfg` (or .pckl.gzip / .extxyz).", ""]
-    (outdir / "README.md").write_text("\n".join(text))
+    write_text_atomic(outdir / "README.md", "\n".join(text))

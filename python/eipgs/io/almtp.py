@@ -513,6 +513,8 @@ def read_almtp(path: str | os.PathLike, *, require_trained: bool = True, configu
     """
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not an MTP potential file (.mtp/.almtp)")
     if not path.is_file():
         raise FileNotFoundError(f"MTP potential file not found: {path}")
     data = path.read_bytes()
@@ -596,4 +598,6 @@ def write_almtp(path: str | os.PathLike, pot: MTPPotential, active_set: ActiveSe
             chunks.append(aset.configurations_text.encode())
         else:
             chunks.append("".join(format_cfg(a, no_loss=True, index=k) for k, a in enumerate(aset.configurations)).encode())
-    Path(path).write_bytes(b"".join(chunks))
+    from eipgs.io.atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, b"".join(chunks))

@@ -466,5 +466,7 @@ def write_cfg(
     if hasattr(path_or_file, "write"):
         path_or_file.write(text)
         return
-    with open(Path(path_or_file), "a" if append else "w", newline="", encoding="utf-8") as fh:
+    from eipgs.io.atomic import atomic_write
+
+    with atomic_write(path_or_file, "a" if append else "w") as fh:
         fh.write(text)

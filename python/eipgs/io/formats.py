@@ -65,10 +65,35 @@ def detect_format(path: str | os.PathLike) -> str:
         return "lammps-dump"
     if low.startswith(("poscar", "contcar")) or low.endswith((".vasp", ".poscar")):
         return "poscar"
+    sniffed = _sniff_format(Path(path))
+    if sniffed is not None:
+        return sniffed
     raise ValueError(
         f"{path}: cannot tell the format from the name; use one of .cfg, .pckl.gzip/.pkl.gz, .extxyz/.xyz, "
         ".data/.lmp (LAMMPS data), .dump/.lammpstrj (LAMMPS dump), POSCAR/CONTCAR/.vasp"
     )
+
+
+def _sniff_format(path: Path) -> str | None:
+    """The format of an existing text file from its first lines (BEGIN_CFG, ITEM:, an atom count, a
+    LAMMPS data header), or None."""
+    if not path.is_file():
+        return None
+    try:
+        with open(path, errors="replace") as fh:
+            first = fh.readline().strip()
+            lines = [fh.readline().strip() for _ in range(3)]
+    except OSError:
+        return None
+    if first == "BEGIN_CFG":
+        return "cfg"
+    if first.startswith("ITEM:"):
+        return "lammps-dump"
+    if first.isdigit():
+        return "extxyz"
+    if any(line.endswith(" atoms") and line.split()[0].isdigit() for line in lines if line):
+        return "lammps-data"
+    return None
 
 
 def parse_elements(text: str | Sequence[str] | None) -> list[str] | None:
@@ -82,7 +107,7 @@ def parse_elements(text: str | Sequence[str] | None) -> list[str] | None:
         return None
     bad = [s for s in items if s not in atomic_numbers or s == "X"]
     if bad:
-        raise ValueError(f"--elements: {bad} are not chemical symbols (expected e.g. W,Cu)")
+        raise ValueError(f"--elements: {unknown_symbol_message(bad[0])}")
     if len(set(items)) != len(items):
         raise ValueError(f"--elements: {items} lists an element twice")
     return items
@@ -96,8 +121,8 @@ def _missing_map_error(path, fmt: str) -> ValueError:
 
 
 def read_structures(path: str | os.PathLike, elements: Sequence[str] | None = None, *,
-                    require_symbols: bool = False) -> list[Atoms]:
-    """Read every structure of ``path`` (format from the name) as ``Atoms``.
+                    require_symbols: bool = False, fmt: str | None = None) -> list[Atoms]:
+    """Read every structure of ``path`` as ``Atoms`` (format ``fmt``, default from the name or content).
 
     With ``elements``, symbols of type-only formats are set from the map and symbols of the other formats
     are checked against it (``arrays["type"]`` is then the index in ``elements``). ``require_symbols``
@@ -106,7 +131,11 @@ def read_structures(path: str | os.PathLike, elements: Sequence[str] | None = No
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
-    fmt = detect_format(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a structure file")
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown structure format {fmt!r}; choose one of {', '.join(FORMATS)}")
     elements = list(elements) if elements is not None else None
     if fmt in TYPE_ONLY_FORMATS and elements is None and require_symbols:
         raise _missing_map_error(path, fmt)
@@ -119,23 +148,46 @@ def read_structures(path: str | os.PathLike, elements: Sequence[str] | None = No
 
         images = read_pacemaker(path)
     elif fmt == "extxyz":
-        import ase.io
-
-        images = ase.io.read(path, index=":", format="extxyz")
+        images = _ase_read(path, "extxyz", index=":")
         for k, atoms in enumerate(images):
             _restore_extxyz(atoms, f"{path} (structure {k})")
     elif fmt in ("lammps-data", "lammps-dump"):
         images = _read_lammps(path, fmt, elements)
     else:
-        import ase.io
-
-        images = [ase.io.read(path, format="vasp")]
+        images = [_ase_read(path, "vasp")]
     for k, atoms in enumerate(images):
         atoms.info.setdefault("source_file", str(path))
         atoms.info.setdefault("source_index", k)
         if elements is not None and fmt not in TYPE_ONLY_FORMATS:
             assign_types(atoms, elements, f"{path} (structure {k})")
     return images
+
+
+def unknown_symbol_message(symbol: str) -> str:
+    """'Qq' is not a chemical symbol, with the valid ones listed (for error messages)."""
+    valid = " ".join(chemical_symbols[1:])
+    return f"{symbol!r} is not a chemical symbol (valid: {valid})"
+
+
+def _ase_read(path: Path, fmt: str, index=None):
+    """ASE's reader with its exceptions turned into errors naming the file (ASE raises KeyError for an
+    unknown symbol, XYZError/ValueError/IndexError for malformed files)."""
+    import ase.io
+
+    labels = {"extxyz": "extended XYZ", "vasp": "POSCAR"}
+    try:
+        # parallel=False: under mpirun ASE would read on rank 0 and broadcast through COMM_WORLD, a
+        # collective that ranks reading different files (or only one rank) never complete
+        if index is None:
+            return ase.io.read(path, format=fmt, parallel=False)
+        return ase.io.read(path, index=index, format=fmt, parallel=False)
+    except KeyError as exc:
+        symbol = exc.args[0] if exc.args else "?"
+        raise ValueError(f"{path}: {unknown_symbol_message(str(symbol))}") from None
+    except (OSError, ValueError, IndexError, AssertionError, StopIteration) as exc:
+        if isinstance(exc, OSError) and not type(exc).__module__.startswith("ase"):
+            raise
+        raise ValueError(f"{path}: not a valid {labels.get(fmt, fmt)} file ({exc})") from None
 
 
 def _read_lammps(path: Path, fmt: str, elements):
@@ -311,7 +363,10 @@ def write_structures(path: str | os.PathLike, atoms_list: Iterable[Atoms], eleme
             if "type" in atoms.arrays:
                 # extxyz convention (fix cluster/sample): the type column is the LAMMPS type, cfg type + 1.
                 atoms.arrays["type"] = np.asarray(atoms.arrays["type"], dtype=np.int64) + 1
-        ase.io.write(path, images, format="extxyz", append=append)
+        from eipgs.io.atomic import atomic_path
+
+        with atomic_path(path, keep_existing=append) as tmp:
+            ase.io.write(tmp, images, format="extxyz", append=append, parallel=False)
     elif fmt in ("lammps-data", "lammps-dump"):
         if fmt == "lammps-dump":
             raise ValueError(f"{path}: writing LAMMPS dumps is not supported; write a LAMMPS data file (.data)")
@@ -381,4 +436,7 @@ def write_poscar(path: str | os.PathLike, atoms: Atoms) -> None:
             f"{path}: a non-periodic structure without a cell cannot be written as POSCAR; "
             "`eipgs dft vasp` adds a vacuum box (--vacuum)"
         )
-    ase.io.write(path, atoms, format="vasp", direct=False, sort=False)
+    from eipgs.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        ase.io.write(tmp, atoms, format="vasp", direct=False, sort=False, parallel=False)

@@ -60,6 +60,16 @@ def _symbols_for_types(types: np.ndarray, elements: Sequence[str] | None, masses
     return table[types]
 
 
+def _check_bounds(where: str, axis: str, lo: float, hi: float) -> None:
+    """LAMMPS itself refuses a box with hi <= lo; so do we, instead of building a negative cell."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise LammpsFormatError(f"{where}: box bounds {axis}lo {axis}hi = {lo} {hi} are not finite")
+    if hi <= lo:
+        raise LammpsFormatError(
+            f"{where}: box length {axis}hi - {axis}lo = {hi - lo:g} is not positive ({axis}lo = {lo:g}, {axis}hi = {hi:g})"
+        )
+
+
 def read_lammps_data(path: str | os.PathLike, elements: Sequence[str] | None = None) -> Atoms:
     """Read a LAMMPS data file with ``atom_style atomic`` (``id type x y z [ix iy iz]``)."""
     path = Path(path)
@@ -97,6 +107,7 @@ def read_lammps_data(path: str | os.PathLike, elements: Sequence[str] | None = N
     for ax in "xyz":
         if ax not in bounds:
             raise LammpsFormatError(f"{src}: header has no '{ax}lo {ax}hi' line")
+        _check_bounds(src, ax, *bounds[ax])
     n = counts["atoms"]
     masses: dict[int, float] = {}
     table = None
@@ -225,6 +236,8 @@ def read_lammps_dump(
         hi_b = np.array([r[1] for r in rows])
         xy, xz, yz = (rows[0][2], rows[1][2], rows[2][2]) if triclinic else (0.0, 0.0, 0.0)
         lo, hi = _tilt_bounds(lo_b, hi_b, xy, xz, yz) if triclinic else (lo_b, hi_b)
+        for q, ax in enumerate("xyz"):
+            _check_bounds(f"{src}:{k + 6 + q}", ax, lo[q], hi[q])
         cell = lammps_cell(*(hi - lo), xy, xz, yz)
         cols = header.split()[2:]
         body = lines[k + 9 : k + 9 + n]
@@ -364,4 +377,6 @@ def write_lammps_data(
         ]
     else:
         out += [f"{i} {t} {x:.16g} {y:.16g} {z:.16g}" for i, t, (x, y, z) in zip(ids, types, p)]
-    Path(path).write_text("\n".join(out) + "\n")
+    from eipgs.io.atomic import write_text_atomic
+
+    write_text_atomic(path, "\n".join(out) + "\n")

@@ -251,7 +251,10 @@ def write_pacemaker(
     path = Path(path)
     df = atoms_to_dataframe(atoms_list, e0=e0, normalize_weights=normalize_weights, source=str(path))
     # protocol 4 keeps the file readable by the Python 3.7/3.8 environments pacemaker often runs in.
-    df.to_pickle(path, compression="gzip", protocol=4)
+    from eipgs.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        df.to_pickle(tmp, compression="gzip", protocol=4)
 
 
 def parse_e0(items: Sequence[str] | None) -> dict[str, float]:

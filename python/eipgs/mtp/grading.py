@@ -11,8 +11,19 @@ import numpy as np
 from eipgs.io.almtp import MTPPotential
 from eipgs.mtp.evaluator import MTPEvaluator
 from eipgs.mtp.neighbours import neighbour_pairs
+from eipgs.mtp.species import species_for_types, species_of_atoms
 
-__all__ = ["ConfigurationResult", "evaluate_configuration", "grade_atoms", "grade_rows", "species_for_types"]
+__all__ = [
+    "ConfigurationResult",
+    "evaluate_configuration",
+    "grade_atoms",
+    "grade_rows",
+    "species_for_types",
+    "neighbour_estimate",
+    "check_neighbour_budget",
+    "MAX_NEIGHBOUR_PAIRS",
+    "MAX_PERIODIC_IMAGES",
+]
 
 
 @dataclass
@@ -23,14 +34,51 @@ class ConfigurationResult:
     rows: np.ndarray | None  # (N_included, m) b_i, when asked for
 
 
-def species_for_types(types: np.ndarray, type_to_species: np.ndarray, source: str = "") -> np.ndarray:
-    """Map per-atom types through ``type_to_species`` (index = type; −1 = excluded)."""
-    types = np.asarray(types, dtype=np.int64)
-    table = np.asarray(type_to_species, dtype=np.int64)
-    if len(types) and (types.min() < 0 or types.max() >= len(table)):
-        bad = int(types.max() if types.max() >= len(table) else types.min())
-        raise ValueError(f"{source}type {bad} has no entry in the species mapping {table.tolist()}")
-    return table[types]
+# Bounds on the neighbour list of one configuration (doc/cli_grade.md, "Limits"): each pair costs ~50 bytes
+# in the neighbour search and each periodic image ~50 bytes, so 5·10⁷ of either is a few GB. Real
+# potentials (max_dist ≲ 10 Å) stay orders of magnitude below; a corrupted or absurd max_dist does not.
+MAX_NEIGHBOUR_PAIRS = 50_000_000
+MAX_PERIODIC_IMAGES = 50_000_000
+
+
+def neighbour_estimate(positions: np.ndarray, cell: np.ndarray, pbc, cutoff: float) -> tuple[int, int]:
+    """(periodic images, neighbour pairs) that a neighbour list with ``cutoff`` would hold, estimated
+    from the number density without building it (within a factor ~2; an overestimate near surfaces)."""
+    from ase.geometry import complete_cell
+
+    positions = np.asarray(positions, dtype=float)
+    n = len(positions)
+    if n == 0:
+        return 0, 0
+    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    full = complete_cell(np.asarray(cell, dtype=float).reshape(3, 3))
+    volume = abs(np.linalg.det(full))
+    if volume < 1e-12 or not np.all(np.isfinite(positions)):
+        return n, n * n  # the neighbour list itself reports what is wrong
+    frac = positions @ np.linalg.inv(full)
+    rows = full.copy()
+    for axis in np.flatnonzero(~pbc):
+        length = np.linalg.norm(full[axis])
+        extent = float(np.ptp(frac[:, axis])) * length
+        rows[axis] = full[axis] / length * max(extent, 1.0)  # the span the atoms occupy, at least 1 Å
+    spacing = volume / np.linalg.norm(np.cross(full[[1, 2, 0]], full[[2, 0, 1]]), axis=1)
+    with np.errstate(over="ignore"):
+        reps = np.where(pbc, np.ceil(cutoff / spacing), 0.0)
+        images = float(n) * float(np.prod(2.0 * reps + 1.0))
+        density = n / abs(np.linalg.det(rows))
+        per_atom = min(images, density * 4.0 / 3.0 * np.pi * float(cutoff) ** 3)
+    return int(min(images, 2**62)), int(min(n * per_atom, 2**62))
+
+
+def check_neighbour_budget(positions: np.ndarray, cell: np.ndarray, pbc, cutoff: float, source: str = "") -> None:
+    """Refuse a neighbour list that would exhaust memory (an absurd max_dist, a tiny cell), naming why."""
+    images, pairs = neighbour_estimate(positions, cell, pbc, cutoff)
+    if pairs > MAX_NEIGHBOUR_PAIRS or images > MAX_PERIODIC_IMAGES:
+        raise ValueError(
+            f"{source}max_dist = {cutoff:g} Å would need about {pairs:.3g} neighbour pairs and {images:.3g} periodic "
+            f"images for {len(positions)} atoms (limits {MAX_NEIGHBOUR_PAIRS:.0e} and {MAX_PERIODIC_IMAGES:.0e}); "
+            "check max_dist of the potential (MTPs use 4-8 Å) and the cell of the structure"
+        )
 
 
 def grade_rows(rows: np.ndarray, S: np.ndarray) -> np.ndarray:
@@ -72,6 +120,7 @@ def evaluate_configuration(
         raise ValueError(f"species index {int(species.max())} >= species_count {pot.C} of {pot.source}")
     S = pot.require_active_set("nbh").S if grades else None
     include = species >= 0
+    check_neighbour_budget(np.asarray(positions)[include], cell, pbc, pot.max_dist, f"{pot.source}: ")
     i, j, D = neighbour_pairs(positions, cell, pbc, pot.max_dist, include)
     energy = np.zeros(n)
     gamma = np.zeros(n) if grades else None
@@ -130,17 +179,17 @@ def grade_atoms(
     evaluator: MTPEvaluator | None = None,
     keep_rows: bool = False,
 ) -> ConfigurationResult:
-    """Grades and site energies of an ASE ``Atoms`` with ``arrays["type"]``.
+    """Grades and site energies of an ASE ``Atoms``.
 
-    ``type_to_species[t]`` is the MTP species of type t (−1 = excluded), e.g. ``[-1, 0, 1]`` for LAMMPS
-    types 1, 2 → species 0, 1. Default: cfg convention, type t → position of t among the species labels.
+    ``type_to_species[t]`` is the MTP species of ``arrays["type"]`` t (−1 = excluded), e.g. ``[0, 1]`` for
+    cfg types 0, 1 → species 0, 1. Default: :func:`eipgs.mtp.species.species_of_atoms` (cfg type t →
+    position of t among the species labels; a one-element structure and a one-species MTP need no types).
     """
-    if "type" not in atoms.arrays:
-        raise ValueError("atoms need arrays['type'] (cfg or LAMMPS types) to be mapped to MTP species")
-    types = np.asarray(atoms.arrays["type"], dtype=np.int64)
     if type_to_species is None:
-        species = np.array([pot.species_of_label(t) for t in types], dtype=np.int64)
+        species = species_of_atoms(atoms, pot)
     else:
-        species = species_for_types(types, type_to_species)
+        if "type" not in atoms.arrays:
+            raise ValueError("atoms need arrays['type'] (cfg or LAMMPS types) to be mapped through type_to_species")
+        species = species_for_types(np.asarray(atoms.arrays["type"], dtype=np.int64), type_to_species)
     ev = evaluator or MTPEvaluator(pot)
     return evaluate_configuration(ev, atoms.positions, atoms.cell[:], atoms.pbc, species, keep_rows=keep_rows)
