@@ -506,3 +506,33 @@ def test_core_force_check(generated):
         proc = subprocess.run([str(get_core_check_path()), "forcetest", str(path)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.count("PASS") == 4
+
+
+# ------------------------------------------------------------------------ OTF-AL example deck
+
+
+@pytest.mark.mpi
+def test_otf_deck_on_two_ranks(bootstrap_w, tmp_path):
+    """lammps_inputs/otf_W.in at a small size: MTP dynamics, grades, clusters, a clean stop."""
+    import re
+    import shutil
+
+    from ase.io import read
+
+    from conftest import REPO
+    from eipgs.io.almtp import read_almtp
+
+    shutil.copy(REPO / "lammps_inputs" / "otf_W.in", tmp_path / "otf_W.in")
+    shutil.copy(bootstrap_w, tmp_path / "W.almtp")  # the deck's default potential file
+    args = ["-var", "ncell", "3", "-var", "steps", "400", "-var", "select", "1.05", "-var", "break", "1.3"]
+    proc = run_mpi(2, [lmp_executable(), "-in", "otf_W.in", "-log", "none", *args], cwd=tmp_path)
+    out = proc.stdout
+    assert "with 53 atoms" in out and "on 2 procs" in out  # 54 sites, one vacancy
+    stop = re.search(r"exceeds break 1.3 on step (\d+); stopping the run", out)
+    assert stop, out[-3000:]
+    final = re.search(r"OTF-AL: stopped at step (\d+)", out)
+    assert final and int(final.group(1)) == int(stop.group(1)) < 400
+    clusters = read(tmp_path / "otf_clusters.extxyz", ":")
+    assert len(clusters) >= 1 and all(len(c) > 20 for c in clusters)
+    updated = read_almtp(tmp_path / "W-next.almtp")
+    assert updated.m == read_almtp(bootstrap_w).m
