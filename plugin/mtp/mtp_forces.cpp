@@ -88,7 +88,6 @@ void MtpForceEvaluator::reserve(int n)
   ua_.resize((size_t) nang_ * c);
   h_.resize((size_t) nang_ * c);
   gm_.resize((size_t) (K_ + 5) * c);    // + S1, S2 and T (3 rows) share the block
-  coef_.resize(c);
 }
 
 EIPGS_AVX2_CLONES double MtpForceEvaluator::forward(int tc, int n, const double *rij,
@@ -97,19 +96,27 @@ EIPGS_AVX2_CLONES double MtpForceEvaluator::forward(int tc, int n, const double 
   reserve(n);
   const size_t cap = cap_;
   const double rc2 = rcut_ * rcut_;
-  int nu = 0;
+  // Neighbours within R_cut, grouped by species (stable within a species) so that the radial
+  // functions below run over contiguous neighbours with one coefficient block per group.
+  species_start_.assign(C_ + 1, 0);
+  for (int j = 0; j < n; j++) {
+    const double x = rij[3 * j], y = rij[3 * j + 1], z = rij[3 * j + 2];
+    if (x * x + y * y + z * z < rc2) species_start_[sp[j] + 1]++;
+  }
+  for (int s = 0; s < C_; s++) species_start_[s + 1] += species_start_[s];
+  const int nu = species_start_[C_];
+  fill_.assign(species_start_.begin(), species_start_.end() - 1);
   for (int j = 0; j < n; j++) {
     const double x = rij[3 * j], y = rij[3 * j + 1], z = rij[3 * j + 2];
     const double r2 = x * x + y * y + z * z;
     if (!(r2 < rc2)) continue;    // strict r < R_cut (§1.2)
+    const int k = fill_[sp[j]]++;
     const double r = std::sqrt(r2), inv = 1.0 / r;
-    x_[nu] = x * inv;
-    x_[cap + nu] = y * inv;
-    x_[2 * cap + nu] = z * inv;
-    r_[nu] = r;
-    idx_[nu] = j;
-    coef_[nu] = &pot_.radial_coeffs[((size_t) tc * C_ + sp[j]) * K_ * R_];
-    nu++;
+    x_[k] = x * inv;
+    x_[cap + k] = y * inv;
+    x_[2 * cap + k] = z * inv;
+    r_[k] = r;
+    idx_[k] = j;
   }
   nused_ = nu;
 
@@ -148,17 +155,27 @@ EIPGS_AVX2_CLONES double MtpForceEvaluator::forward(int tc, int n, const double 
       }
     }
   }
-  // f_mu(r_j) and f'_mu(r_j).
+  // f_mu(r_j) = sum_beta c[tc, t_j, mu, beta] Q_beta(r_j), and f'_mu, per neighbour species.
   double *F = f_.data(), *dF = df_.data();
-  for (int j = 0; j < nu; j++) {
-    const double *c = coef_[j];
+  for (int s = 0; s < C_; s++) {
+    const int j0 = species_start_[s], j1 = species_start_[s + 1];
+    if (j0 == j1) continue;
+    const double *c = &pot_.radial_coeffs[((size_t) tc * C_ + s) * K_ * R_];
     for (int mu = 0; mu < K_; mu++) {
-      double s = 0.0, ds = 0.0;
-      for (int b = 0; b < R_; b++) s += c[mu * R_ + b] * Q[b * cap + j];
-      F[mu * cap + j] = s;
-      if (derivatives) {
-        for (int b = 0; b < R_; b++) ds += c[mu * R_ + b] * dQ[b * cap + j];
-        dF[mu * cap + j] = ds;
+      double *fm = F + mu * cap, *dfm = dF + mu * cap;
+      const double c0 = c[mu * R_];
+      for (int j = j0; j < j1; j++) fm[j] = c0 * Q[j];
+      for (int b = 1; b < R_; b++) {
+        const double cb = c[mu * R_ + b];
+        const double *qb = Q + b * cap;
+        for (int j = j0; j < j1; j++) fm[j] += cb * qb[j];
+      }
+      if (!derivatives) continue;
+      for (int j = j0; j < j1; j++) dfm[j] = c0 * dQ[j];
+      for (int b = 1; b < R_; b++) {
+        const double cb = c[mu * R_ + b];
+        const double *db = dQ + b * cap;
+        for (int j = j0; j < j1; j++) dfm[j] += cb * db[j];
       }
     }
   }
@@ -169,6 +186,7 @@ EIPGS_AVX2_CLONES double MtpForceEvaluator::forward(int tc, int n, const double 
     double *uq = UA + q * cap;
     const double *up = UA + ang_parent_[q] * cap;
     const double *xa = &x_[ang_axis_[q] * cap];
+#pragma GCC ivdep
     for (int j = 0; j < nu; j++) uq[j] = up[j] * xa[j];
   }
   // Basic and derived moments, site energy (§1.3).
@@ -177,16 +195,13 @@ EIPGS_AVX2_CLONES double MtpForceEvaluator::forward(int tc, int n, const double 
   for (int k = 0; k < nbasic_; k++) {
     const double *u = UA + ang_[k] * cap;
     const double *f = F + mu_[k] * cap;
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    // Four interleaved partial sums (one AVX2 register): a fixed order, whatever the batch.
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
     int j = 0;
-    for (; j + 4 <= nu; j += 4) {
-      s0 += f[j] * u[j];
-      s1 += f[j + 1] * u[j + 1];
-      s2 += f[j + 2] * u[j + 2];
-      s3 += f[j + 3] * u[j + 3];
-    }
-    for (; j < nu; j++) s0 += f[j] * u[j];
-    M[k] = (s0 + s1) + (s2 + s3);
+    for (; j + 4 <= nu; j += 4)
+      for (int l = 0; l < 4; l++) acc[l] += f[j + l] * u[j + l];
+    for (; j < nu; j++) acc[0] += f[j] * u[j];
+    M[k] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
   }
   const int nt = (int) t0_.size();
   for (int t = 0; t < nt; t++) M[t3_[t]] += tmult_[t] * M[t0_[t]] * M[t1_[t]];
@@ -226,13 +241,15 @@ EIPGS_AVX2_CLONES double MtpForceEvaluator::site(int tc, int n, const double *ri
   //   S2 = sum_q nu_q H[q] U_q,  T = sum_q H[q] grad_u U_q.
   const double *F = f_.data(), *dF = df_.data(), *UA = ua_.data();
   double *H = h_.data(), *Gm = gm_.data();
-  std::fill(H, H + nang_ * cap, 0.0);
-  std::fill(Gm, Gm + (K_ + 5) * cap, 0.0);
+  // Only the first nu entries of each row are used: zeroing whole rows of capacity cap would
+  // cost as much as the sums themselves.
+  for (int q = 0; q < nang_; q++) std::fill(H + q * cap, H + q * cap + nu, 0.0);
+  for (int r = 0; r < K_ + 5; r++) std::fill(Gm + r * cap, Gm + r * cap + nu, 0.0);
   for (int k = 0; k < nbasic_; k++) {
     const double gk = g[k];
     if (gk == 0.0) continue;
-    const double *f = F + mu_[k] * cap, *u = UA + ang_[k] * cap;
-    double *h = H + ang_[k] * cap, *gm = Gm + mu_[k] * cap;
+    const double *__restrict f = F + mu_[k] * cap, *__restrict u = UA + ang_[k] * cap;
+    double *__restrict h = H + ang_[k] * cap, *__restrict gm = Gm + mu_[k] * cap;
     for (int j = 0; j < nu; j++) {
       h[j] += gk * f[j];
       gm[j] += gk * u[j];
@@ -240,21 +257,28 @@ EIPGS_AVX2_CLONES double MtpForceEvaluator::site(int tc, int n, const double *ri
   }
   double *S1 = Gm + K_ * cap, *S2 = S1 + cap, *Tx = S2 + cap, *Ty = Tx + cap, *Tz = Ty + cap;
   for (int mu = 0; mu < K_; mu++) {
-    const double *gm = Gm + mu * cap, *df = dF + mu * cap;
-    for (int j = 0; j < nu; j++) S1[j] += df[j] * gm[j];
+    const double *__restrict gm = Gm + mu * cap, *__restrict df = dF + mu * cap;
+    double *__restrict s1 = S1;
+    for (int j = 0; j < nu; j++) s1[j] += df[j] * gm[j];
   }
-  double *T[3] = {Tx, Ty, Tz};
+  // One pass over H[q] per angular factor; a lowered factor that does not exist (exponent 0)
+  // points at row 0 with weight 0.
   for (int q = 1; q < nang_; q++) {
     const int *e = &ang_exp_[3 * q], *dec = &ang_dec_[3 * q];
     const double order = (double) (e[0] + e[1] + e[2]);
+    const double ex = (double) e[0], ey = (double) e[1], ez = (double) e[2];
     const double *h = H + q * cap, *u = UA + q * cap;
-    for (int j = 0; j < nu; j++) S2[j] += order * h[j] * u[j];
-    for (int ax = 0; ax < 3; ax++) {
-      if (dec[ax] < 0) continue;
-      const double ea = (double) e[ax];
-      const double *ud = UA + dec[ax] * cap;
-      double *t = T[ax];
-      for (int j = 0; j < nu; j++) t[j] += ea * h[j] * ud[j];
+    const double *ux = UA + std::max(dec[0], 0) * cap;
+    const double *uy = UA + std::max(dec[1], 0) * cap;
+    const double *uz = UA + std::max(dec[2], 0) * cap;
+    double *s2 = S2, *tx = Tx, *ty = Ty, *tz = Tz;
+#pragma GCC ivdep
+    for (int j = 0; j < nu; j++) {
+      const double hj = h[j];
+      s2[j] += order * hj * u[j];
+      tx[j] += ex * hj * ux[j];
+      ty[j] += ey * hj * uy[j];
+      tz[j] += ez * hj * uz[j];
     }
   }
   std::fill(dv, dv + 3 * (size_t) n, 0.0);

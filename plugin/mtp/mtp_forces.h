@@ -68,7 +68,8 @@ class MtpForceEvaluator {
   std::vector<double> h_;                // [n_angular][cap] sum_{k: ang_k = q} g_k f_{mu_k}
   std::vector<double> gm_;               // [K][cap] sum_{k: mu_k = mu} g_k U_k
   std::vector<double> moments_, adj_;    // N_mom
-  std::vector<const double *> coef_;     // [cap] radial coefficient block of each neighbour
+  std::vector<int> species_start_;       // [C+1] first used neighbour of each species
+  std::vector<int> fill_;                // [C] scratch for the grouping
 };
 
 }    // namespace EIPGS
