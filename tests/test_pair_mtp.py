@@ -536,3 +536,12 @@ def test_otf_deck_on_two_ranks(bootstrap_w, tmp_path):
     assert len(clusters) >= 1 and all(len(c) > 20 for c in clusters)
     updated = read_almtp(tmp_path / "W-next.almtp")
     assert updated.m == read_almtp(bootstrap_w).m
+
+
+@pytest.mark.parametrize("pot", [W_POT, CUNI_POT])
+def test_core_force_check_published_potentials(reference, pot):
+    from eipgs.lmp import get_core_check_path
+
+    proc = subprocess.run([str(get_core_check_path()), "forcetest", str(reference / pot)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("PASS") == 4
