@@ -57,6 +57,14 @@ extern "C" __attribute__((visibility("default"))) void lammpsplugin_init(void *l
     plugin.creator.v2 = style.factory;
     (*register_style)(&plugin, lmp);
   }
+
+  for (const auto &style : EIPGS::pair_styles()) {
+    plugin.style = "pair";
+    plugin.name = style.name;
+    plugin.info = style.info;
+    plugin.creator.v1 = style.factory;
+    (*register_style)(&plugin, lmp);
+  }
 }
 
 // Styles this plugin registers, one "category name" per line, for `eipgs info` (read via ctypes).
@@ -66,6 +74,7 @@ extern "C" __attribute__((visibility("default"))) const char *eipgs_registered_s
   if (list.empty()) {
     list = "command eipgs_info\n";
     for (const auto &style : EIPGS::fix_styles()) list += std::string("fix ") + style.name + "\n";
+    for (const auto &style : EIPGS::pair_styles()) list += std::string("pair ") + style.name + "\n";
   }
   return list.c_str();
 }

@@ -3,6 +3,7 @@
 #include "fix_cluster_sample.h"
 #include "fix_gcmc_pcc.h"
 #include "fix_mtp_grade.h"
+#include "pair_mtp.h"
 
 #include "lammps.h"
 
@@ -12,6 +13,10 @@ namespace {
 template <class T> void *create_fix(void *lmp, int narg, char **arg)
 {
   return new T(static_cast<LAMMPS *>(lmp), narg, arg);
+}
+template <class T> void *create_pair(void *lmp)
+{
+  return new T(static_cast<LAMMPS *>(lmp));
 }
 }    // namespace
 
@@ -24,6 +29,14 @@ const std::vector<FixStyle> &fix_styles()
       {"cluster/sample", "fix cluster/sample: non-periodic clusters around high-grade atoms", &create_fix<FixClusterSample>},
       {"gcmc/pcc", "fix gcmc/pcc: grand-canonical filling of a periodic cell around a frozen core",
        &create_fix<FixGcmcPcc>},
+  };
+  return styles;
+}
+
+const std::vector<PairStyle> &pair_styles()
+{
+  static const std::vector<PairStyle> styles = {
+      {"mtp", "pair_style mtp: MLIP-3 Moment Tensor Potential (.mtp/.almtp)", &create_pair<PairMtp>},
   };
   return styles;
 }

@@ -1,6 +1,6 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   eipgs: the table of fix styles this plugin registers. Adding a fix style
-   means adding one row in eipgs_styles.cpp.
+   eipgs: the tables of fix and pair styles this plugin registers. Adding a
+   style means adding one row in eipgs_styles.cpp.
 ------------------------------------------------------------------------- */
 
 #ifndef EIPGS_STYLES_H
@@ -19,6 +19,14 @@ struct FixStyle {
 };
 
 const std::vector<FixStyle> &fix_styles();
+
+struct PairStyle {
+  const char *name;
+  const char *info;
+  lammpsplugin_factory1 factory;
+};
+
+const std::vector<PairStyle> &pair_styles();
 
 }    // namespace EIPGS
 

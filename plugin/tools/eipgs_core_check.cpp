@@ -9,6 +9,11 @@
 //   eipgs-core-check selftest [FILE.almtp]
 //       Sherman-Morrison swaps vs re-inversion on random matrices; with a file also the radial
 //       basis closed forms, finite-difference gradient and rotation/permutation invariance.
+//   eipgs-core-check forcetest FILE.mtp|FILE.almtp
+//       site energies and dV/dr_ij of the force sweep (pair_style mtp) vs the grade evaluator's
+//       energy, central finite differences of positions and of a homogeneous strain (virial)
+//   eipgs-core-check forcebench FILE [N_NEIGHBOURHOODS [N_NEIGHBOURS]]
+//       microseconds per site energy + gradient
 //
 // Neighbourhood text format: lines "atom <species> <n>", each followed by n lines
 // "<species> <dx> <dy> <dz>" (neighbour position minus centre position, Angstrom); '#' starts a
@@ -17,6 +22,7 @@
 // Exit status: 0 success, 1 check failed, 2 bad input (message on stderr).
 
 #include "mtp/active_set.h"
+#include "mtp/mtp_forces.h"
 #include "mtp/mtp_potential.h"
 
 #include <ctime>
@@ -387,6 +393,108 @@ void selftest_potential(const std::string &path)
   }
 }
 
+MtpPotential read_potential_any(const std::string &path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw AlmtpError("cannot open '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_mtp_potential(ss.str(), path);
+}
+
+// Finite-difference checks of the positional derivatives used by pair_style mtp.
+int cmd_forcetest(const std::string &path)
+{
+  MtpPotential pot = read_potential_any(path);
+  MtpForceEvaluator fe(pot);
+  MtpEvaluator ev(pot);
+  const int C = pot.species_count;
+  const double rmin = pot.min_dist, rc = pot.max_dist;
+  std::mt19937_64 rng(4242);
+  double e_energy = 0.0, e_force = 0.0, e_virial = 0.0, e_outside = 0.0;
+  for (int trial = 0; trial < 2 * C; trial++) {
+    const int tc = trial % C;
+    std::vector<int> sp;
+    // Some neighbours below R_min (extrapolated basis) and some beyond R_cut (ignored).
+    std::vector<double> rij = random_neighbourhood(rng, 30, 0.8 * rmin, 1.05 * rc, C, sp);
+    const int n = (int) sp.size();
+    std::vector<double> dv(3 * n);
+    const double v = fe.site(tc, n, rij.data(), sp.data(), dv.data());
+    const double v_ref = ev.energy(tc, n, rij.data(), sp.data());
+    e_energy = std::max(e_energy, std::fabs(v - v_ref) / std::max(1.0, std::fabs(v_ref)));
+    double scale = 0.0;
+    for (double d : dv) scale = std::max(scale, std::fabs(d));
+    const double h = 1e-5;
+    for (int j = 0; j < n; j++) {
+      const double r = std::sqrt(rij[3 * j] * rij[3 * j] + rij[3 * j + 1] * rij[3 * j + 1] +
+                                 rij[3 * j + 2] * rij[3 * j + 2]);
+      if (r >= rc) {
+        for (int a = 0; a < 3; a++) e_outside = std::max(e_outside, std::fabs(dv[3 * j + a]));
+        continue;
+      }
+      if (r > rc - 2 * h) continue;    // the difference stencil would cross the cutoff
+      for (int a = 0; a < 3; a++) {
+        std::vector<double> p = rij, m = rij;
+        p[3 * j + a] += h;
+        m[3 * j + a] -= h;
+        const double fd = (ev.energy(tc, n, p.data(), sp.data()) -
+                           ev.energy(tc, n, m.data(), sp.data())) / (2 * h);
+        e_force = std::max(e_force, std::fabs(fd - dv[3 * j + a]) / scale);
+      }
+    }
+    // Strain derivative: r -> (I + eps) r gives dV/d eps_ab = sum_j dv_j,a r_j,b, the site's
+    // contribution to the virial (with the sign convention of the caller).
+    double wscale = 0.0, w[9] = {0};
+    for (int j = 0; j < n; j++)
+      for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) w[3 * a + b] += dv[3 * j + a] * rij[3 * j + b];
+    for (double x : w) wscale = std::max(wscale, std::fabs(x));
+    for (int a = 0; a < 3; a++)
+      for (int b = 0; b < 3; b++) {
+        std::vector<double> p = rij, m = rij;
+        for (int j = 0; j < n; j++) {
+          p[3 * j + a] += h * rij[3 * j + b];
+          m[3 * j + a] -= h * rij[3 * j + b];
+        }
+        // V is C1 at R_cut ((r - R_cut)^2 envelope), so a neighbour strained across it costs O(h^2).
+        const double fd = (ev.energy(tc, n, p.data(), sp.data()) -
+                           ev.energy(tc, n, m.data(), sp.data())) / (2 * h);
+        e_virial = std::max(e_virial, std::fabs(fd - w[3 * a + b]) / wscale);
+      }
+  }
+  check(e_energy < 1e-12, "force sweep energy == grade evaluator energy (relative)", e_energy,
+        1e-12);
+  check(e_force < 1e-6, "dV/dr_ij vs central differences (rel. to max|dV/dr|)", e_force, 1e-6);
+  check(e_virial < 1e-6, "sum_j dv_j (x) r_j vs strain differences (relative)", e_virial, 1e-6);
+  check(e_outside == 0.0, "zero gradient for neighbours at r >= R_cut", e_outside, 0.0);
+  std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "OK", failures);
+  return failures ? 1 : 0;
+}
+
+int cmd_forcebench(const std::string &path, int n_nbh, int n_neigh)
+{
+  MtpPotential pot = read_potential_any(path);
+  MtpForceEvaluator fe(pot);
+  const int C = pot.species_count;
+  std::mt19937_64 rng(7);
+  std::vector<std::vector<double>> x(64);
+  std::vector<std::vector<int>> s(64);
+  for (int i = 0; i < 64; i++)
+    x[i] = random_neighbourhood(rng, n_neigh, pot.min_dist, pot.max_dist, C, s[i]);
+  std::vector<double> dv(3 * (size_t) n_neigh);
+  auto cpu = []() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+  };
+  double sum = 0.0;
+  const double t0 = cpu();
+  for (int i = 0; i < n_nbh; i++) sum += fe.site(i % C, n_neigh, x[i % 64].data(), s[i % 64].data(), dv.data());
+  const double t1 = cpu();
+  std::printf("site_force_us %.4f (checksum %g)\n", 1e6 * (t1 - t0) / n_nbh, sum);
+  return 0;
+}
+
 int cmd_selftest(int argc, char **argv)
 {
   selftest_sherman_morrison();
@@ -437,7 +545,9 @@ void usage()
                "       eipgs-core-check grade FILE.almtp NEIGHBOURHOODS.txt\n"
                "       eipgs-core-check swap FILE.almtp NEIGHBOURHOODS.txt THRESHOLD OUT.almtp\n"
                "       eipgs-core-check selftest [FILE.almtp]\n"
-               "       eipgs-core-check bench FILE.almtp [N_NEIGHBOURHOODS [N_NEIGHBOURS]]\n");
+               "       eipgs-core-check bench FILE.almtp [N_NEIGHBOURHOODS [N_NEIGHBOURS]]\n"
+               "       eipgs-core-check forcetest FILE.mtp|FILE.almtp\n"
+               "       eipgs-core-check forcebench FILE [N_NEIGHBOURHOODS [N_NEIGHBOURS]]\n");
 }
 
 }    // namespace
@@ -454,6 +564,10 @@ int main(int argc, char **argv)
     if (cmd == "grade" && argc == 4) return cmd_grade(argv[2], argv[3]);
     if (cmd == "swap" && argc == 6) return cmd_swap(argv[2], argv[3], std::atof(argv[4]), argv[5]);
     if (cmd == "selftest" && argc <= 3) return cmd_selftest(argc, argv);
+    if (cmd == "forcetest" && argc == 3) return cmd_forcetest(argv[2]);
+    if (cmd == "forcebench" && argc >= 3)
+      return cmd_forcebench(argv[2], argc > 3 ? std::atoi(argv[3]) : 20000,
+                            argc > 4 ? std::atoi(argv[4]) : 58);
     if (cmd == "bench" && argc >= 3)
       return cmd_bench(argv[2], argc > 3 ? std::atoi(argv[3]) : 20000,
                        argc > 4 ? std::atoi(argv[4]) : 26);
