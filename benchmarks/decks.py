@@ -64,6 +64,15 @@ def last_loop(log: Path) -> tuple[float, int, int]:
     return float(seconds), int(steps), int(atoms)
 
 
+def fix_seconds(log: Path) -> float:
+    """Seconds rank 0 spent inside fix mtp/grade and fix cluster/sample in the last run (their end-of-run
+    lines): the direct cost of sampling, measured inside the same run as the loop time."""
+    text = log.read_text()
+    grade = re.findall(r"Fix mtp/grade .*?; (\S+) s on rank 0", text)
+    sample = re.findall(r"Fix cluster/sample .*?, (\S+) s spent sampling on rank 0", text)
+    return (float(grade[-1]) if grade else 0.0) + (float(sample[-1]) if sample else 0.0)
+
+
 def run_deck(folder: Path, deck_file: str, overrides: dict, nprocs: int, log: str) -> float:
     from eipgs.lmp import mpiexec
 
@@ -78,8 +87,11 @@ def run_deck(folder: Path, deck_file: str, overrides: dict, nprocs: int, log: st
     return time.perf_counter() - start
 
 
-def bench(outdir: Path, cases: dict, nprocs: int) -> list[dict]:
+def bench(outdir: Path, cases: dict, nprocs: int, parse_only: bool = False) -> list[dict]:
     outdir.mkdir(parents=True, exist_ok=True)
+    if parse_only:
+        return [measure(outdir / deck, deck, overrides) for deck, (_, overrides) in cases.items()
+                if (outdir / deck / "log.with.lammps").exists()]
     for args in (["potential", "zhou04", "W", "-o", "W_Zhou04.eam.alloy"], ["bootstrap", "W", "-o", "W.almtp", "-q"]):
         subprocess.run([sys.executable, "-m", "eipgs.cli", *args], cwd=outdir, check=True, capture_output=True)
     rows = []
@@ -99,32 +111,43 @@ def bench(outdir: Path, cases: dict, nprocs: int) -> list[dict]:
         print(f"{deck}: running with and without sampling ...", flush=True)
         run_deck(folder, "without.in", overrides, nprocs, "log.without.lammps")
         run_deck(folder, "with.in", overrides, nprocs, "log.with.lammps")
-        t_without, steps, atoms = last_loop(folder / "log.without.lammps")
-        t_with, _, _ = last_loop(folder / "log.with.lammps")
-        clusters_file = folder / "clusters.extxyz"
-        clusters = clusters_file.read_text().count("center_grade") if clusters_file.exists() else 0
-        every = int(overrides.get("every") or re.search(r"variable\s+every\s+index\s+(\d+)", text).group(1))
-        if overrides.get("ci"):
-            every = int(re.search(r'"variable every index (\d+)"', text).group(1))
-        frames = steps // every + 1
-        row = {"deck": deck, "atoms": atoms, "steps": steps, "every": every, "loop_with_s": t_with,
-               "loop_without_s": t_without, "ratio": t_with / t_without, "clusters": clusters,
-               "cluster_bytes": clusters_file.stat().st_size if clusters_file.exists() else 0,
-               "full_dump_bytes": (folder / "frame.dump").stat().st_size * frames, "frames": frames}
+        row = measure(folder, deck, overrides)
         rows.append(row)
-        print(f"  {atoms} atoms, {steps} steps: {t_with:.1f} s with, {t_without:.1f} s without "
-              f"(× {row['ratio']:.3f}); {clusters} clusters, {row['cluster_bytes'] / 1e6:.3f} MB vs "
-              f"{row['full_dump_bytes'] / 1e6:.1f} MB of full frames", flush=True)
+        print(f"  {row['atoms']} atoms, {row['steps']} steps: {row['loop_with_s']:.1f} s with, "
+              f"{row['loop_without_s']:.1f} s without (× {row['ratio']:.3f}); fixes {row['fix_s']:.2f} s "
+              f"({100 * row['fix_fraction']:.1f} % of the loop); {row['clusters']} clusters, "
+              f"{row['cluster_bytes'] / 1e6:.3f} MB vs {row['full_dump_bytes'] / 1e6:.1f} MB of full frames", flush=True)
     return rows
 
 
+def measure(folder: Path, deck: str, overrides: dict) -> dict:
+    """One row of the table from a deck folder's two logs and outputs."""
+    text = (folder / "with.in").read_text()
+    t_without, steps, atoms = last_loop(folder / "log.without.lammps")
+    t_with, _, _ = last_loop(folder / "log.with.lammps")
+    clusters_file = folder / "clusters.extxyz"
+    clusters = clusters_file.read_text().count("center_grade") if clusters_file.exists() else 0
+    every = int(overrides.get("every") or re.search(r"variable\s+every\s+index\s+(\d+)", text).group(1))
+    if overrides.get("ci"):
+        every = int(re.search(r'"variable every index (\d+)"', text).group(1))
+    frames = steps // every + 1
+    row = {"deck": deck, "atoms": atoms, "steps": steps, "every": every, "loop_with_s": t_with,
+           "loop_without_s": t_without, "ratio": t_with / t_without, "clusters": clusters,
+           "cluster_bytes": clusters_file.stat().st_size if clusters_file.exists() else 0,
+           "full_dump_bytes": (folder / "frame.dump").stat().st_size * frames, "frames": frames,
+           "fix_s": fix_seconds(folder / "log.with.lammps")}
+    row["fix_fraction"] = row["fix_s"] / t_with
+    return row
+
+
 def table(rows: list[dict]) -> str:
-    lines = ["| deck | atoms | steps (stride) | loop with sampling, s | without, s | ratio | clusters | "
-             "cluster file | full-frame dump at the same stride |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| deck | atoms | steps (stride) | loop with sampling, s | without, s | ratio | in the fixes, s (% of loop) "
+             "| clusters | cluster file | full-frame dump at the same stride |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['deck']} | {r['atoms']} | {r['steps']} ({r['every']}) | {r['loop_with_s']:.1f} | "
-                     f"{r['loop_without_s']:.1f} | {r['ratio']:.3f} | {r['clusters']} | "
+                     f"{r['loop_without_s']:.1f} | {r['ratio']:.3f} | {r['fix_s']:.2f} ({100 * r['fix_fraction']:.1f} %) | "
+                     f"{r['clusters']} | "
                      f"{r['cluster_bytes'] / 1e3:.0f} kB | {r['full_dump_bytes'] / 1e6:.1f} MB ({r['frames']} frames) |")
     return "\n".join(lines)
 
@@ -135,6 +158,7 @@ def main() -> int:
     parser.add_argument("--np", type=int, default=2, help="MPI ranks (default 2)")
     parser.add_argument("--small", action="store_true", help="the decks' CI sizes (-var ci 1) instead of realistic ones")
     parser.add_argument("--decks", nargs="+", help="only these decks (names without .in)")
+    parser.add_argument("--parse-only", action="store_true", help="no runs: tabulate the logs already in --outdir")
     args = parser.parse_args()
     cases = SMALL if args.small else REALISTIC
     if args.decks:
@@ -142,7 +166,7 @@ def main() -> int:
         if unknown:
             parser.error(f"unknown decks {unknown}; choose from {sorted(cases)}")
         cases = {k: v for k, v in cases.items() if k in args.decks}
-    rows = bench(Path(args.outdir), cases, args.np)
+    rows = bench(Path(args.outdir), cases, args.np, parse_only=args.parse_only)
     print()
     print(table(rows))
     (Path(args.outdir) / "decks.json").write_text(json.dumps(rows, indent=2))
