@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from eipgs.build.cli import _add_build
+
 
 def _cmd_plugin_path(args: argparse.Namespace) -> int:
     from eipgs.lmp import get_plugin_path
@@ -53,17 +55,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from eipgs.demo import demo
 
     demo(Path(args.outdir), size=args.size, steps=args.steps, temperature=args.temperature, every=args.every,
-         nprocs=args.np, cells=args.cells)
+         nprocs=args.np, cells=args.cells, quick=args.quick, depth=args.depth)
     return 0
 
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the main job on the embedded default system (what `make demo` runs)")
     p.add_argument("-o", "--outdir", default="demo_output", help="output folder (default: demo_output)")
-    p.add_argument("--size", type=int, default=8, help="slab thickness in (110) lattice units; 4·1.5n·n·n atoms (default 8: 3072)")
-    p.add_argument("--steps", type=int, default=6000, help="MD steps of the sampling run (default 6000)")
-    p.add_argument("--temperature", type=float, default=500.0, help="K (default 500)")
-    p.add_argument("--every", type=int, default=100, help="grade and sample every N steps (default 100)")
+    p.add_argument("--quick", action="store_true",
+                   help="a 3072-atom W slab with a vacancy and an interstitial instead of the 26k-atom nanoindentation")
+    p.add_argument("--size", type=int, default=None,
+                   help="indentation: cells across the (001) surface, n²·(n − 1) atoms (default 30: 26,100); "
+                   "--quick: slab thickness in (110) lattice units (default 8: 3072 atoms)")
+    p.add_argument("--depth", type=float, default=6.0, help="indentation depth in Å (default 6)")
+    p.add_argument("--steps", type=int, default=6000, help="--quick: MD steps of the sampling run (default 6000)")
+    p.add_argument("--temperature", type=float, default=None, help="K (default 300; --quick 500)")
+    p.add_argument("--every", type=int, default=None, help="grade and sample every N steps (default 250; --quick 100)")
     p.add_argument("--np", type=int, default=2, help="MPI ranks of the sampling run (default 2)")
     p.add_argument("--cells", type=int, default=2, help="clusters rebuilt into periodic cells (default 2)")
     p.set_defaults(func=_cmd_demo)
@@ -583,6 +590,7 @@ SUBCOMMANDS: list[Callable] = [
     _add_convert,
     _add_train,
     _add_report,
+    _add_build,
 ]
 
 
