@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import struct
+import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import lmp_executable, run_mpi
+from conftest import VENV_BIN, lmp_executable, run_mpi
 from eipgs.io.almtp import AlmtpFormatError, read_almtp
 from eipgs.mtp import MaxVol, grade_atoms, grade_rows
 from eipgs.mtp.grading import NonFiniteGradeWarning
@@ -74,6 +75,25 @@ def test_reader_errors_name_file_line_and_key(w8, tmp_path, case):
     proc = core_check("info", path)
     assert proc.returncode == 2, proc.stdout
     assert f"{path}: {message}" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("case", ["hash in name", "comment line"])
+def test_python_reader_refuses_a_hash_like_the_cpp_reader(w8, tmp_path, case):
+    """The first '#' starts the selection block: a '#' inside a value or a '#' comment line used to
+    cut the Python reader's MTP text short (a puzzling "required key 'radial_basis_type' is missing").
+    Now the same message as the C++ reader, with file, line and key; also in `eipgs grade`."""
+    edit, message = READER_ERRORS[case]
+    path = tmp_path / "bad.almtp"
+    path.write_bytes(edit(w8.read_bytes()))
+    with pytest.raises(AlmtpFormatError) as info:
+        read_almtp(path)
+    assert f"{path}: {message}" in str(info.value)
+    structure = tmp_path / "w.extxyz"
+    _bcc_w().write(structure)
+    proc = subprocess.run([str(VENV_BIN / "eipgs"), "grade", str(path), str(structure), "-o", str(tmp_path / "g.extxyz")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"{path}: {message}" in proc.stderr
 
 
 def test_directory_is_not_an_almtp(tmp_path):
