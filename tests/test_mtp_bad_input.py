@@ -174,6 +174,55 @@ def test_overflowing_coefficient_grades_inf_like_the_fix(w8, tmp_path):
     assert np.all(res.grades == np.inf)
 
 
+def _eipgs(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV_BIN / "eipgs"), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def _with_overlap(tmp_path, name: str) -> Path:
+    """A .cfg of two rattled bcc W cells; in configuration 1 a copy of atom 0 sits on it (atom 54)."""
+    from eipgs.io.cfg import write_cfg
+
+    good = _bcc_w()
+    bad = good.copy()
+    bad += good[:1]
+    bad.arrays["type"][:] = 0
+    path = tmp_path / name
+    write_cfg(path, [good, bad])
+    return path
+
+
+def test_cli_grade_warns_in_one_line_naming_the_structure(w8, tmp_path):
+    """The non-finite-grade warning is one `eipgs grade: warning: ...` line naming file and
+    configuration (it was Python's two-line format: source path, class name, code line)."""
+    path = _with_overlap(tmp_path, "overlap.cfg")
+    proc = _eipgs("grade", w8, path, "-o", tmp_path / "g.cfg", "-q")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines == [
+        f"eipgs grade: warning: {path}: configuration 1: 2 atom(s) have a non-finite extrapolation grade; atom 0 "
+        "sits on atom 54 (distance 0: overlapping atoms) (0-based indices). Their grade is reported as inf, "
+        "above every threshold."
+    ], proc.stderr
+    assert "max grade inf" in proc.stdout
+
+
+def test_cli_select_names_the_structure_with_overlapping_atoms(w8, tmp_path):
+    """MaxVol cannot take a NaN/inf row: `eipgs select` used to stop with "candidate rows contain
+    NaN or inf"; now the message names file, configuration and atoms, and what to do."""
+    overlap = _with_overlap(tmp_path, "overlap.cfg")
+    fine = tmp_path / "fine.cfg"
+    from eipgs.io.cfg import write_cfg
+
+    write_cfg(fine, [_bcc_w((2, 2, 2))])
+    for train, candidates, where in ((fine, overlap, f"{overlap}: configuration 1"),
+                                     (overlap, fine, f"{overlap}: configuration 1 (training set)")):
+        proc = _eipgs("select", w8, train, candidates, "-o", tmp_path / "s.cfg", "-q")
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith(f"eipgs select: error: {where}: atom 0 sits on atom 54 (distance 0: overlapping atoms)"), proc.stderr
+        assert "remove or repair that structure" in proc.stderr
+        assert not (tmp_path / "s.cfg").exists()
+
+
 def test_nan_rows_grade_inf():
     S = np.eye(3)
     rows = np.array([[np.nan, 0.0, 0.0], [0.5, -2.0, 0.1], [np.inf, 0.0, 0.0]])
