@@ -256,14 +256,18 @@ def test_one_and_two_ranks_write_identical_files(tmp_path, generated_reference, 
         "fix s all cluster/sample 5 v_r 12.0 6.0 clusters.extxyz exclude 2.0 max_per_step 6\n"
         "fix c all cluster/sample 5 v_r 12.0 6.0 clusters.cfg exclude 2.0 max_per_step 6"
     )
-    # create_atoms numbers atoms rank by rank: make the ids once (1 rank), read them on both runs
-    setup = deck(generated_reference, "", triclinic=triclinic, steps=0).split("velocity")[0] + "write_data start.data\n"
+    # create_atoms numbers atoms rank by rank: make the ids once (1 rank), read them on both runs. So
+    # that both runs see the same positions to the last bit, velocities come from that data file and
+    # atoms move ballistically (see test_update_active_one_and_two_ranks_identical).
+    setup = deck(generated_reference, "", triclinic=triclinic, steps=0).split("variable r")[0] + "write_data start.data\n"
     run_serial(tmp_path, setup)
     text = deck(generated_reference, fix, triclinic=triclinic, steps=20)
     text = re.sub(r"lattice.*?create_atoms 1 box", f"read_data {tmp_path / 'start.data'}", text, flags=re.S)
-    text = text.replace("displace_atoms", "#displace_atoms")
-    outputs = outputs_on_1_and_2_ranks(tmp_path, text, ("clusters.extxyz", "clusters.cfg"))
-    assert outputs[1][0].count(b"center_id=") == 5 * 6
+    text = text.replace("displace_atoms", "#displace_atoms").replace("velocity", "#velocity")
+    text = text.replace("fix nve all nve", "fix nve all nve/noforce")
+    outputs = outputs_on_1_and_2_ranks(tmp_path, text, ("snap.20.dump", "clusters.extxyz", "clusters.cfg"))
+    assert outputs[1][0] == outputs[2][0], "the two runs saw different positions"
+    assert outputs[1][1].count(b"center_id=") == 5 * 6
     assert outputs[1] == outputs[2]
 
 
