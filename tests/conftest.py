@@ -112,21 +112,19 @@ def generated_reference(tmp_path_factory) -> Path:
     """A folder laid out like the reference one, built from the repository alone, so that one test
     body checks both: ``W-mlip3-basic.almtp`` and ``CuNi-mtp10.almtp`` are ``eipgs bootstrap``
     potentials (W at level 16, CuNi at level 10), ``W_Zhou04.eam.alloy`` is the generated Zhou04
-    file, ``grades/*.data`` are ASE-built structures and ``grades/*.grades.txt`` their grades from
+    file (all three from tests/generated.py, which also builds the level-8 ``W8.almtp`` there),
+    ``grades/*.data`` are ASE-built structures and ``grades/*.grades.txt`` their grades from
     the NumPy evaluator (python/eipgs/mtp), independent of the C++ core the fixes use."""
     import numpy as np
 
-    from eipgs.bootstrap import bootstrap
     from eipgs.io.almtp import read_almtp
     from eipgs.mtp.evaluator import MTPEvaluator
     from eipgs.mtp.grading import evaluate_configuration
-    from eipgs.potentials.zhou04 import write_eam_alloy
+    from generated import generated_file, generated_folder
 
-    folder = tmp_path_factory.mktemp("generated_reference")
-    (folder / GENERATED_MARKER).write_text("made by tests/conftest.py::generated_reference\n")
-    bootstrap(["W"], folder / "W-mlip3-basic.almtp", seed=3, structures=2)
-    bootstrap(["Cu", "Ni"], folder / "CuNi-mtp10.almtp", level=10, seed=3, structures=1)
-    write_eam_alloy(["W"], folder / "W_Zhou04.eam.alloy")
+    folder = generated_folder(tmp_path_factory)
+    for name in ("W-mlip3-basic.almtp", "CuNi-mtp10.almtp", "W_Zhou04.eam.alloy"):
+        generated_file(tmp_path_factory, name)
     (folder / "grades").mkdir()
     for name, atoms in _generated_structures().items():
         _write_data(atoms, folder / "grades" / f"{name}.data")
@@ -135,6 +133,7 @@ def generated_reference(tmp_path_factory) -> Path:
         g = evaluate_configuration(MTPEvaluator(pot), atoms.positions, atoms.cell[:], [True] * 3, species).grades
         ids = np.arange(1, len(atoms) + 1)
         np.savetxt(folder / "grades" / f"{name}.grades.txt", np.column_stack([ids, g]), fmt=["%d", "%.12g"], header="lammps_atom_id nbh_grade")
+    (folder / GENERATED_MARKER).write_text("made by tests/conftest.py::generated_reference\n")
     return folder
 
 

@@ -177,3 +177,35 @@ def test_random_radial_functions_unit_rms():
     assert np.allclose(np.sqrt(np.mean(f**2, axis=-1)), 1.0)
     again, _ = random_radial_coeffs(2, 3, 8, 2.0, 5.0, np.random.default_rng(5))
     assert np.array_equal(coeffs, again)
+
+
+def test_eam_snapshot_forces_are_energy_derivatives(tmp_path):
+    """EAMLammps snapshots (eipgs.lmp.atoms_from_lammps) carry the EAM energy and forces as a
+    calculator, site energies and LAMMPS ids: the forces equal central differences of the energy,
+    the site energies sum to it, and a CuNi alloy keeps its cfg types and symbols."""
+    rng = np.random.default_rng(5)
+    eam = EAMLammps(["Cu", "Ni"], tmp_path)
+    try:
+        atoms = _crystal("Cu", "fcc", (2, 2, 2))
+        atoms.positions += rng.normal(scale=0.1, size=atoms.positions.shape)
+        atoms.arrays["type"] = (np.arange(len(atoms)) % 3 == 0).astype(np.int64)
+        snap = eam.static(atoms)
+        h = 1e-4
+        numeric = []
+        for k, d in ((3, 0), (17, 2)):
+            energies = []
+            for sign in (1, -1):
+                moved = atoms.copy()
+                moved.positions[k, d] += sign * h
+                energies.append(eam.static(moved).get_potential_energy())
+            numeric.append(-(energies[0] - energies[1]) / (2 * h))
+    finally:
+        eam.close()
+    forces = snap.get_forces()
+    assert numeric == pytest.approx([forces[3, 0], forces[17, 2]], abs=2e-6)
+    assert abs(forces[3, 0]) > 1e-2  # a rattled atom feels a force: the check above means something
+    assert np.sum(snap.arrays["site_en"]) == pytest.approx(snap.get_potential_energy(), abs=1e-8)
+    assert list(snap.arrays["id"]) == list(range(1, len(atoms) + 1))
+    assert list(snap.arrays["type"]) == list(atoms.arrays["type"])
+    assert snap.get_chemical_symbols() == ["Ni" if t else "Cu" for t in atoms.arrays["type"]]
+    assert np.allclose(snap.positions, atoms.positions % np.diag(atoms.cell), atol=1e-9)

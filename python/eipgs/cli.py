@@ -629,6 +629,22 @@ def _launcher_rank() -> int:
     return 0
 
 
+def _one_line_warning(prefix: str) -> Callable:
+    """A ``warnings.showwarning`` that prints ``eipgs CMD: warning: ...`` on one line (Python's default
+    adds the source file, line number and code line, which tell a user nothing), above any progress bar."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = f"{prefix}: warning: {' '.join(str(message).split())}"
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=file or sys.stderr)
+        except ImportError:
+            print(text, file=file or sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; errors become one ``eipgs CMD: error: ...`` line on stderr and exit status 1
     (130 after Ctrl-C). ``EIPGS_DEBUG=1`` re-raises them for the traceback. Under mpirun, bad input
@@ -640,6 +656,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f"eipgs {args.command}"
     debug = os.environ.get("EIPGS_DEBUG", "") not in ("", "0")
     rank = _launcher_rank()
+    import warnings
+
+    saved_showwarning = warnings.showwarning
+    if not debug:
+        warnings.showwarning = _one_line_warning(prefix)
     try:
         try:
             return int(args.func(args) or 0)
@@ -682,6 +703,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix}: internal error: {type(exc).__name__}: {exc} (please report it; EIPGS_DEBUG=1 shows the "
               "traceback)", file=sys.stderr)
         return 1
+    finally:
+        warnings.showwarning = saved_showwarning
 
 
 if __name__ == "__main__":

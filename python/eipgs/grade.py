@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -70,7 +71,7 @@ def grade_structures(
 
     from eipgs.io.almtp import MTPPotential, read_almtp
     from eipgs.mtp.evaluator import MTPEvaluator
-    from eipgs.mtp.grading import evaluate_configuration
+    from eipgs.mtp.grading import NonFiniteGradeWarning, evaluate_configuration
     from eipgs.mtp.species import check_elements, species_of_atoms
 
     pot = potential if isinstance(potential, MTPPotential) else read_almtp(potential, configurations=False)
@@ -86,7 +87,14 @@ def grade_structures(
         _check_structure(atoms, where)
         spec = species_of_atoms(atoms, pot, elements=elements, species=species, lammps_numbering=lammps_numbering,
                                 where=where)
-        res = evaluate_configuration(evaluator, atoms.positions, atoms.cell[:], atoms.pbc, spec, progress=bar.update)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NonFiniteGradeWarning)
+            res = evaluate_configuration(evaluator, atoms.positions, atoms.cell[:], atoms.pbc, spec, progress=bar.update)
+        for w in caught:  # say which structure the warning is about
+            if issubclass(w.category, NonFiniteGradeWarning):
+                warnings.warn(f"{where}{w.message}", NonFiniteGradeWarning, stacklevel=2)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         bar.update(int(np.sum(spec < 0)))  # excluded atoms count as done
         grades = res.grades
         ghost = atoms.arrays.get("ghost")

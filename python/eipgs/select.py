@@ -68,6 +68,32 @@ class Selection:
         return len(self.selected)
 
 
+def _nonfinite_row_message(what: str, atoms: Atoms, atom: int) -> str:
+    """Why the MTP row of ``atoms[atom]`` is NaN/inf, and what to do (MaxVol cannot take such a row)."""
+    from eipgs.mtp.neighbours import neighbour_pairs
+
+    i, j, D = neighbour_pairs(atoms.positions, atoms.cell[:], atoms.pbc, 0.5)
+    on_top = j[(i == atom) & ~np.any(D, axis=1)]
+    if len(on_top):
+        why = f"atom {atom} sits on atom {int(on_top[0])} (distance 0: overlapping atoms)"
+    else:
+        why = f"atom {atom} has NaN or inf in its MTP row (overflowing potential coefficients?)"
+    return (
+        f"{what}: {why} (0-based indices), so its neighbourhood has no finite MTP row and cannot enter "
+        "the active set; remove or repair that structure (`eipgs grade` marks such atoms with grade inf) "
+        "and run again"
+    )
+
+
+def _finite_chunks(chunks, describe):
+    """Pass (rows, labels) chunks through, stopping at the first non-finite row with ``describe(label)``."""
+    for rows, labels in chunks:
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            raise ValueError(describe(int(labels[np.flatnonzero(~finite)[0]])))
+        yield rows, labels
+
+
 def select_configurations(
     pot: MTPPotential,
     train: Sequence[Atoms],
@@ -82,6 +108,7 @@ def select_configurations(
     progress: bool = False,
     candidate_sources: Sequence[tuple[str, int]] | None = None,
     spill_dir: str | os.PathLike | None = None,
+    train_source: str | None = None,
 ) -> Selection:
     """The select_add procedure (mtp-grade.md §6) on configurations already in memory."""
     aset = pot.require_active_set("nbh")
@@ -97,6 +124,17 @@ def select_configurations(
     pool = pool_rows_for_memory(m, memory_mb)
     bar = tqdm_progress(progress)
     stats: dict[str, StreamStats] = {}
+    sources = list(candidate_sources) if candidate_sources is not None else [("<memory>", k) for k in range(len(candidates))]
+
+    def bad_train_row(label: int) -> str:
+        k = int(np.searchsorted(t_off, label - _TRAIN, side="right") - 1)
+        what = f"{train_source}: configuration {k} (training set)" if train_source else f"training configuration {k}"
+        return _nonfinite_row_message(what, train[k], int(label - _TRAIN - t_off[k]))
+
+    def bad_candidate_row(label: int) -> str:
+        k = int(np.searchsorted(c_off, label - _CAND, side="right") - 1)
+        src_file, src_index = sources[k]
+        return _nonfinite_row_message(f"{src_file}: configuration {src_index}", candidates[k], int(label - _CAND - c_off[k]))
 
     # The training rows are needed twice (re-grow, re-add); keep them if they take ≤ 1/4 of the budget.
     cache: list | None = [] if t_off[-1] * m * 8 <= memory_mb * 2**20 / 4 else None
@@ -104,7 +142,10 @@ def select_configurations(
     def train_chunks():
         if cache:
             return iter(cache)
-        gen = row_chunks(ev, train, train_species, range(len(train)), lambda k, at: _TRAIN + t_off[k] + at, chunk_rows)
+        gen = _finite_chunks(
+            row_chunks(ev, train, train_species, range(len(train)), lambda k, at: _TRAIN + t_off[k] + at, chunk_rows),
+            bad_train_row,
+        )
         if cache is None:
             return gen
 
@@ -124,7 +165,10 @@ def select_configurations(
         idx = range(start, min(start + batch_size, len(candidates)))
 
         def cand_chunks(idx=idx):
-            return row_chunks(ev, candidates, cand_species, idx, lambda k, at: _CAND + c_off[k] + at, chunk_rows)
+            return _finite_chunks(
+                row_chunks(ev, candidates, cand_species, idx, lambda k, at: _CAND + c_off[k] + at, chunk_rows),
+                bad_candidate_row,
+            )
 
         stats[f"batch{b}"] = stream_maxvol(
             mv,
@@ -155,7 +199,6 @@ def select_configurations(
         c, e = aset.links[label]
         return (0, int(c)), aset.configurations[c], int(e)
 
-    sources = list(candidate_sources) if candidate_sources is not None else [("<memory>", k) for k in range(len(candidates))]
     return Selection(
         selected={k: np.array(v, dtype=np.int64) for k, v in sorted(selected.items())},
         mv=mv,
@@ -223,6 +266,7 @@ def select_structures(
     progress: bool = False,
     candidate_sources: Sequence[tuple[str, int]] | None = None,
     spill_dir: str | os.PathLike | None = None,
+    train_source: str | None = None,
 ) -> tuple[list[Atoms], Selection]:
     """``mlp select_add`` on ASE Atoms (no files): the selected candidates (with ``selected_eqn_inds``) or,
     with ``nbh``, every selected neighbourhood as a cluster; and the :class:`Selection` (its
@@ -237,7 +281,7 @@ def select_structures(
     cand_species = [config_species(a, pot, f"{src}: configuration {k}") for a, (src, k) in zip(candidates, sources)]
     sel = select_configurations(
         pot, train, train_species, candidates, cand_species, threshold=threshold, batch_size=batch_size,
-        memory_mb=memory_mb, progress=progress, candidate_sources=sources, spill_dir=spill_dir,
+        memory_mb=memory_mb, progress=progress, candidate_sources=sources, spill_dir=spill_dir, train_source=train_source,
     )
     out = _clusters(sel, pot, cutoff, pot.active_set.S) if nbh else _selected_configs(sel)
     return out, sel
@@ -295,6 +339,7 @@ def select(
     out, sel = select_structures(
         pot, train, candidates, threshold=threshold, batch_size=batch_size, memory_mb=memory_mb, nbh=nbh,
         cutoff=cutoff, progress=progress, candidate_sources=sources, spill_dir=spill_dir,
+        train_source=None if train_path is None else str(train_path),
     )
     write_cfg(output_path, out)
     if write_almtp_path is not None:

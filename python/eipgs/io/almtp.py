@@ -505,6 +505,34 @@ def _parse_selection(data: bytes, pos: int, m: int, source: str, parse_configura
     return aset
 
 
+def _check_first_hash(data: bytes, hash_pos: int, source: str) -> None:
+    """MLIP-3 starts the selection block at the first '#' of the file (mtp-grade.md §1), so a '#'
+    inside a value or a '#' comment line would cut the MTP text short there and surface later as a
+    puzzling missing key: refuse it, naming the line (and key), as the C++ reader does."""
+    if hash_pos < 0:
+        return
+    line_no = data.count(b"\n", 0, hash_pos) + 1
+    line_start = data.rfind(b"\n", 0, hash_pos) + 1
+    if hash_pos > line_start:
+        before = data[line_start:hash_pos].decode("utf-8", "replace")
+        key = before.split("=", 1)[0].strip() if "=" in before else ""
+        where = f"line {line_no}" + (f" ({key})" if key else "")
+        raise _err(
+            source,
+            f"{where}: '#' inside the MTP text part; MLIP-3 reads the first '#' as the start of the "
+            "selection block, so the potential would be cut short there. Remove the '#'",
+        )
+    if not data.startswith(b"#MVS", hash_pos) and data.find(b"\n#MVS", hash_pos) >= 0:
+        line_end = data.find(b"\n", hash_pos)
+        line = data[hash_pos : line_end if line_end >= 0 else None][:40].decode("utf-8", "replace")
+        raise _err(
+            source,
+            f"line {line_no}: {line!r} before the '#MVS_v1.1' selection block; MLIP-3 starts the "
+            "selection block at the first '#' of the file, so MTP files cannot have comment lines. "
+            "Remove the line",
+        )
+
+
 def read_almtp(path: str | os.PathLike, *, require_trained: bool = True, configurations: bool = True) -> MTPPotential:
     """Read an ``.almtp`` (or plain ``.mtp``) file; ``potential.active_set`` is None for a plain MTP.
 
@@ -519,6 +547,7 @@ def read_almtp(path: str | os.PathLike, *, require_trained: bool = True, configu
         raise FileNotFoundError(f"MTP potential file not found: {path}")
     data = path.read_bytes()
     hash_pos = data.find(b"#")
+    _check_first_hash(data, hash_pos, source)
     text_part = data if hash_pos < 0 else data[:hash_pos]
     try:
         text = text_part.decode("utf-8").replace("\r", "")
