@@ -98,3 +98,33 @@ def surface_cluster(radius: float = 8.0, depth: int = 0) -> Atoms:
     spacing = A_W / 2
     above = crystal.positions[:, 2] > z0 + (depth + 0.25) * spacing
     return _sphere(crystal, center, radius, drop=above)
+
+
+def grain_boundary_cluster(radius: float = 8.0, angle: float = 36.87) -> Atoms:
+    """A sphere around an atom at a symmetric [001] tilt boundary (default Σ5, 36.87°), unrelaxed:
+    grains rotated by ±angle/2 about z meet at x = 0; of two atoms closer than 1.6 Å one is dropped."""
+    crystal = _crystal(None, reps=10)
+    center0 = _central_atom(crystal)
+    base = crystal.positions - crystal.positions[center0]
+    grains = []
+    for sign, side in ((1.0, base[:, 0] < 0.0), (-1.0, None)):
+        t = np.radians(sign * angle / 2)
+        rot = np.array([[np.cos(t), -np.sin(t), 0.0], [np.sin(t), np.cos(t), 0.0], [0.0, 0.0, 1.0]])
+        pos = base @ rot.T
+        grains.append(pos[pos[:, 0] < 0.0] if sign > 0 else pos[pos[:, 0] >= 0.0])
+    pos = np.vstack(grains)
+    pos = pos[np.linalg.norm(pos, axis=1) < radius + 2.0]
+    keep = np.ones(len(pos), dtype=bool)
+    for k in range(len(pos)):
+        if keep[k]:
+            close = np.linalg.norm(pos - pos[k], axis=1) < 1.6
+            close[: k + 1] = False
+            keep[close] = False
+    pos = pos[keep]
+    center = int(np.argmin(np.linalg.norm(pos, axis=1)))
+    rel = pos - pos[center]
+    inside = np.linalg.norm(rel, axis=1) < radius
+    cluster = Atoms("W" * int(inside.sum()), positions=rel[inside], pbc=False)
+    cluster.arrays["id"] = np.flatnonzero(inside) + 1
+    cluster.info.update(center_id=int(center) + 1, radius=radius)
+    return cluster

@@ -37,6 +37,7 @@ PRESSURE_FLAG_GPA = 0.5
 CORE_DISPLACEMENT_TOL = 1e-12  # Å; 0.0 in orthogonal boxes, round-off of LAMMPS's triclinic remapping otherwise
 SLAB_VACUUM_CELLS = 3  # conventional cells of vacuum above a slab (≥ 8.5 Å for W at -10 %: beyond the EAM cutoff)
 MODES = ("auto", "lattice", "grid", "all")
+AUTO_GRID_BELOW = 0.9  # matched fraction of the fitted lattice below which auto mode also runs the grid
 
 
 @dataclass
@@ -336,7 +337,10 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
             t["point"] = len(grids[i]) - 1
             tasks.append(t)
         is_surface = fit is not None and surface_normal(clusters[i], settings.core_radius + 1.0) is not None
-        run_grid = settings.mode in ("grid", "all") or (settings.mode == "auto" and not lattice_tasks and not is_surface)
+        # auto: the grid too when the lattice is only partly there (the criterion then chooses)
+        imperfect = fit is None or fit.matched < AUTO_GRID_BELOW
+        run_grid = settings.mode in ("grid", "all") or (
+            settings.mode == "auto" and not is_surface and (not lattice_tasks or imperfect))
         if settings.mode == "lattice" and not lattice_tasks:
             failed[i] = f"{labels[i]}: {plan['why'] or 'no lattice cell'} (--mode lattice)"
             continue
@@ -515,7 +519,8 @@ def _finish(job: _Job, i: int, boxes: list[tuple[int, BoxResult]], settings: Pcc
         summary.update(status="skipped", reason=job.failed[i], file="")
         return summary, None, []
     summary.update(n_core=len(core), host=plan["host"], lattice=("fitted" if plan["lattice"] is not None else "none"),
-                   lattice_note=plan["why"])
+                   lattice_note=plan["why"], e_ref_core=plan["e_ref"],
+                   lattice_matched=(plan["lattice"].matched if plan["lattice"] is not None else ""))
     box_rows: list[dict] = []
     best = None
     for j, res in sorted(boxes, key=lambda t: (t[0], t[1].seed)):
