@@ -94,8 +94,9 @@ def test_pcc_summary_boxes_and_plot(reconstructed):
     assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["neighbourhood_ok"] == "True"
     assert float(rows[0]["min_distance"]) > 2.0
     boxes = list(csv.DictReader(open(tmp / "out" / "boxes.csv")))
-    assert [(b["variant"], b["margins"]) for b in boxes] == [("lattice", "0,0,0"), ("lattice+relax", "0,0,0"),
-                                                            ("grid", "3.5,3.5,3.5"), ("grid", "4,4,4")]
+    assert [(b["variant"], b["margins"]) for b in boxes] == [
+        ("lattice", "0,0,0"), ("lattice+relax", "0,0,0"), ("grid", "3.5,3.5,3.5"), ("grains", "3.5,3.5,3.5"),
+        ("grid", "4,4,4"), ("grains", "4,4,4")]
     # the documented criterion: lowest excess energy over the strained perfect crystal among eligible cells
     best = min((b for b in boxes if b["eligible"] == "True"), key=lambda b: float(b["excess_energy"]))
     assert float(best["excess_energy"]) == pytest.approx(float(rows[0]["excess_energy"]))

@@ -21,8 +21,8 @@ from ase.data import atomic_masses, atomic_numbers
 from eipgs.pcc.cell import BoxResult, FillSettings, crystal_energy, fill_cell, pair_style_for
 from eipgs.pcc.cluster import ClusterError, check_cluster, cut_core, find_center, read_clusters
 from eipgs.pcc.cna import bulk_fraction
-from eipgs.pcc.lattice import (BASIS, LatticeFit, choose_reps, fit_lattice, images_clear, lattice_sites, slab_axis,
-                               surface_normal)
+from eipgs.pcc.lattice import (BASIS, LatticeFit, choose_reps, fit_grains, fit_lattice, grain_sites, images_clear,
+                               lattice_sites, slab_axis, surface_normal)
 from eipgs.pcc.validate import min_distance, min_inserted_center_distance, neighbourhood_deviation
 
 # the paper's enlargements, 1 to 10 Å around the cluster (pcc-method.md §2); boxes that cannot stay
@@ -37,6 +37,7 @@ PRESSURE_FLAG_GPA = 0.5
 CORE_DISPLACEMENT_TOL = 1e-12  # Å; 0.0 in orthogonal boxes, round-off of LAMMPS's triclinic remapping otherwise
 SLAB_VACUUM_CELLS = 3  # conventional cells of vacuum above a slab (≥ 8.5 Å for W at -10 %: beyond the EAM cutoff)
 MODES = ("auto", "lattice", "grid", "all")
+MIN_GRAIN_COVERAGE = 0.8  # fraction of core atoms on the fitted grains for seeded ("grains") boxes
 AUTO_GRID_BELOW = 0.9  # matched fraction of the fitted lattice below which auto mode also runs the grid
 
 
@@ -266,6 +267,20 @@ def _free_sites(sites: np.ndarray, core: Atoms, cell: np.ndarray, core_radius: f
     return sites[outside & (d >= clearance)]
 
 
+def _dedupe(sites: np.ndarray, cell: np.ndarray, clearance: float) -> np.ndarray:
+    """Sites without the later one of every pair closer than `clearance` (periodic images included):
+    where two grains' lattices meet, their sites can nearly coincide."""
+    keep = np.ones(len(sites), dtype=bool)
+    for k in range(len(sites)):
+        if not keep[k]:
+            continue
+        frac = np.linalg.solve(cell.T, (sites[k + 1:] - sites[k]).T).T
+        frac -= np.round(frac)
+        close = np.linalg.norm(frac @ cell, axis=1) < clearance
+        keep[k + 1:][close] = False
+    return sites[keep]
+
+
 def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, scratch: Path, comm=None,
              done: set[int] = frozenset()) -> _Job:
     fill = settings.fill
@@ -346,6 +361,13 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
             continue
         if not run_grid:
             continue
+        # grains: the grid boxes seeded with the lattices of the core's grains (grain boundaries)
+        grains, grain_of = ([], None)
+        if settings.mode in ("auto", "all"):
+            grains, grain_of = fit_grains(clusters[i], settings.core_radius)
+            if sum(f.matched for f in grains) < MIN_GRAIN_COVERAGE:
+                grains = []
+        plan["grains"] = len(grains)
         # every grid point, skipping boxes that cannot satisfy the cap or the periodic-image
         # condition of pcc-method.md §10 (4) before spending any time on them
         half = np.abs(core.positions).max(axis=0)
@@ -363,6 +385,15 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
                 tasks.append(dict(cluster=i, point=j, core=core, cell=np.diag(lengths), potential=potential,
                                   insert_element=insert_element, seed=_seed(settings.seed, i, j, r), fill=fill,
                                   variant="grid"))
+            if grains:
+                clearance = min(fill.overlap, 0.8 * grains[0].nearest)
+                seeds = _dedupe(_free_sites(grain_sites(clusters[i], grains, grain_of, lengths), core,
+                                            np.diag(lengths), settings.core_radius, clearance),
+                                np.diag(lengths), clearance)
+                grids[i].append((lengths, delta, "grains"))
+                tasks.append(dict(cluster=i, point=len(grids[i]) - 1, core=core, cell=np.diag(lengths),
+                                  potential=potential, insert_element=insert_element, sites=seeds,
+                                  seed=_seed(settings.seed, i, len(grids[i]) - 1, 0), fill=fill, variant="grains"))
     return _Job(clusters, labels, centers, cores, plans, grids, tasks, skipped, failed)
 
 

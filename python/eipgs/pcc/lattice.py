@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
+from scipy.spatial import cKDTree
 
 from eipgs.pcc.cna import adaptive_cna
 
@@ -61,26 +62,19 @@ def _nearest_sites(u: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return cands[np.arange(len(u)), best]
 
 
-def fit_lattice(atoms: Atoms, radius: float, structure: str | None = None) -> tuple[LatticeFit | None, str]:
-    """Fit the host lattice to the atoms within `radius` of the origin (the centre); (fit, why-not)."""
-    labels = adaptive_cna(atoms)
-    rel = atoms.positions
-    dist = np.linalg.norm(rel, axis=1)
-    candidates = [s for s in ("bcc", "fcc") if structure in (None, s)]
-    counts = {s: int(np.sum(labels == s)) for s in candidates}
-    host = max(counts, key=counts.get)
-    if counts[host] == 0:
-        return None, "no clear lattice: no bcc or fcc atom by a-CNA"
-    # anchor: the host-structured atom nearest the centre gives orientation and a first F
-    anchor = int(np.flatnonzero(labels == host)[np.argmin(dist[labels == host])])
+def _anchor_frame(rel: np.ndarray, anchor: int, host: str) -> np.ndarray | None:
+    """A first F from the anchor atom's six second neighbours (±a along the cube axes), each cube axis
+    given to the Cartesian axis it is most aligned with, sign positive (so an unrotated crystal gives a
+    near-diagonal F)."""
     vec = rel - rel[anchor]
     r = np.linalg.norm(vec, axis=1)
     shell = np.argsort(r)[1:SHELL[host] + 1]
-    axes = vec[shell[-6:]]  # ±a along the three cube axes
+    axes = vec[shell[-6:]]
     F0 = np.zeros((3, 3))
     used: set[int] = set()
     for _ in range(3):
-        # the cube axis most aligned with a Cartesian axis not yet taken; sign so that component is positive
+        if len(axes) == 0:
+            return None
         score = np.abs(axes) / np.linalg.norm(axes, axis=1)[:, None]
         score[:, list(used)] = -1
         k, cart = np.unravel_index(np.argmax(score), score.shape)
@@ -89,11 +83,15 @@ def fit_lattice(atoms: Atoms, radius: float, structure: str | None = None) -> tu
         used.add(int(cart))
         axes = axes[np.abs(axes @ v) < 0.5 * np.dot(v, v)]  # drop ±v
     if np.linalg.det(F0) <= 0 or len(used) != 3:
-        return None, "no clear lattice: the anchor atom's second shell is not cubic"
-    fit_set = dist < radius
-    F, origin = F0, rel[anchor].copy()
+        return None
+    return F0
+
+
+def _refine(rel: np.ndarray, F: np.ndarray, origin: np.ndarray, host: str, fit_set: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Least-squares F and origin over the atoms of fit_set that sit on the lattice; (F, origin, matched, rms)."""
     nn = NEAREST[host]
-    matched = np.zeros(len(atoms), dtype=bool)
+    matched = np.zeros(len(rel), dtype=bool)
     for _ in range(4):
         u = np.linalg.solve(F, (rel - origin).T).T
         sites = _nearest_sites(u, BASIS[host])
@@ -101,17 +99,96 @@ def fit_lattice(atoms: Atoms, radius: float, structure: str | None = None) -> tu
         matched = fit_set & (resid < MATCH_TOLERANCE * nn * np.cbrt(np.linalg.det(F)))
         if matched.sum() < 4:
             break
-        # least squares r = origin + F s over the matched atoms
         A = np.hstack([sites[matched], np.ones((int(matched.sum()), 1))])
         sol, *_ = np.linalg.lstsq(A, rel[matched], rcond=None)
         F, origin = sol[:3].T, sol[3]
+    u = np.linalg.solve(F, (rel - origin).T).T
+    resid = np.linalg.norm((u - _nearest_sites(u, BASIS[host])) @ F.T, axis=1)
+    matched = fit_set & (resid < MATCH_TOLERANCE * nn * np.cbrt(abs(np.linalg.det(F))))
+    rms = float(np.sqrt(np.mean(resid[matched] ** 2))) if matched.any() else float("inf")
+    return F, origin, matched, rms
+
+
+def _host(labels: np.ndarray, structure: str | None) -> str | None:
+    candidates = [s for s in ("bcc", "fcc") if structure in (None, s)]
+    counts = {s: int(np.sum(labels == s)) for s in candidates}
+    host = max(counts, key=counts.get)
+    return host if counts[host] else None
+
+
+def fit_lattice(atoms: Atoms, radius: float, structure: str | None = None) -> tuple[LatticeFit | None, str]:
+    """Fit the host lattice to the atoms within `radius` of the origin (the centre); (fit, why-not)."""
+    labels = adaptive_cna(atoms)
+    rel = atoms.positions
+    dist = np.linalg.norm(rel, axis=1)
+    host = _host(labels, structure)
+    if host is None:
+        return None, "no clear lattice: no bcc or fcc atom by a-CNA"
+    # anchor: the host-structured atom nearest the centre gives orientation and a first F
+    anchor = int(np.flatnonzero(labels == host)[np.argmin(dist[labels == host])])
+    F0 = _anchor_frame(rel, anchor, host)
+    if F0 is None:
+        return None, "no clear lattice: the anchor atom's second shell is not cubic"
+    fit_set = dist < radius
+    F, origin, matched, rms = _refine(rel, F0, rel[anchor].copy(), host, fit_set)
     fraction = float(matched.sum() / max(1, fit_set.sum()))
     if fraction < MIN_MATCHED:
         return None, f"no clear lattice: only {fraction:.0%} of the core atoms lie on one {host} lattice"
-    u = np.linalg.solve(F, (rel - origin).T).T
-    resid = np.linalg.norm((u - _nearest_sites(u, BASIS[host])) @ F.T, axis=1)
-    rms = float(np.sqrt(np.mean(resid[matched] ** 2)))
     return LatticeFit(host, F, origin, rms, fraction), ""
+
+
+def fit_grains(atoms: Atoms, radius: float, structure: str | None = None, max_grains: int = 3,
+               min_atoms: int = 10) -> tuple[list[LatticeFit], np.ndarray]:
+    """Lattices of the grains of a cluster (e.g. both sides of a grain boundary), greedily: fit from the
+    host atom nearest the centre, then again from the nearest host atom no fitted lattice explains.
+    Returns the fits and, per atom, the index of the grain it sits on (-1: none)."""
+    labels = adaptive_cna(atoms)
+    rel = atoms.positions
+    dist = np.linalg.norm(rel, axis=1)
+    grain = np.full(len(atoms), -1)
+    fits: list[LatticeFit] = []
+    host = _host(labels, structure)
+    if host is None:
+        return fits, grain
+    while len(fits) < max_grains:
+        free = (grain < 0) & (labels == host)
+        if not free.any():
+            break
+        anchor = int(np.flatnonzero(free)[np.argmin(dist[free])])
+        F0 = _anchor_frame(rel, anchor, host)
+        if F0 is None:
+            grain[anchor] = -2  # not usable as an anchor; try the next
+            continue
+        F, origin, matched, rms = _refine(rel, F0, rel[anchor].copy(), host, grain == -1)
+        if matched.sum() < min_atoms:
+            grain[anchor] = -2
+            continue
+        grain[matched] = len(fits)
+        inside = dist < radius
+        fits.append(LatticeFit(host, F, origin, rms, float(matched[inside].sum() / max(1, inside.sum()))))
+    grain[grain == -2] = -1
+    return fits, grain
+
+
+def grain_sites(atoms: Atoms, fits: list[LatticeFit], grain: np.ndarray, lengths) -> np.ndarray:
+    """Sites of an orthogonal box (centred on the origin) continuing each grain: a site of lattice g
+    is kept where the nearest atom of the cluster that sits on a lattice belongs to grain g."""
+    lengths = np.asarray(lengths, dtype=float)
+    on = grain >= 0
+    if not on.any():
+        return np.zeros((0, 3))
+    keep = []
+    reach = np.linalg.norm(lengths) / 2 + 1.0
+    for g, fit in enumerate(fits):
+        edge = np.cbrt(abs(np.linalg.det(fit.F)))
+        n = int(np.ceil(reach / (0.8 * edge))) + 1
+        grid = np.array(list(itertools.product(range(-n, n + 1), repeat=3)), dtype=float)
+        frac = (grid[:, None, :] + BASIS[fit.structure][None, :, :]).reshape(-1, 3)
+        cart = fit.origin + frac @ fit.F.T
+        cart = cart[np.all((cart >= -lengths / 2) & (cart < lengths / 2), axis=1)]
+        _, nearest = cKDTree(atoms.positions[on]).query(cart)
+        keep.append(cart[grain[on][nearest] == g])
+    return np.vstack(keep) if keep else np.zeros((0, 3))
 
 
 def lattice_sites(fit: LatticeFit, reps: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
