@@ -34,7 +34,7 @@ def read_clusters(path: str | Path, cfg_elements: list[str] | None = None) -> li
         raise ValueError(f"{path}: unknown cluster format {suffix!r}; use .extxyz or .cfg")
     if suffix == ".cfg" and not cfg_elements:
         raise ValueError(f"{path}: a .cfg file has atom types, not elements; give them with --cfg-elements (e.g. W)")
-    clusters = read_structures(path, list(cfg_elements) if suffix == ".cfg" else None)
+    clusters = _serial_ase(lambda: read_structures(path, list(cfg_elements) if suffix == ".cfg" else None))
     if not clusters:
         raise ValueError(f"{path} holds no configuration")
     for atoms in clusters:
@@ -42,6 +42,20 @@ def read_clusters(path: str | Path, cfg_elements: list[str] | None = None) -> li
         atoms.info.pop("source_file", None)
         atoms.info.pop("source_index", None)
     return list(clusters)
+
+
+def _serial_ase(func):
+    """func() with ASE's MPI world replaced by a one-process stand-in: under mpirun ASE's readers would
+    read on rank 0 and broadcast through COMM_WORLD, a collective that only the rank preparing the job
+    enters (read_structures does not pass parallel=False)."""
+    import ase.parallel
+
+    saved = ase.parallel.world
+    ase.parallel.world = ase.parallel.DummyMPI()
+    try:
+        return func()
+    finally:
+        ase.parallel.world = saved
 
 
 def check_cluster(atoms: Atoms, label: str = "cluster") -> None:
