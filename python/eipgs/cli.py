@@ -112,9 +112,12 @@ def _add_pcc(sub) -> None:
     p = sub.add_parser(
         "pcc",
         help="rebuild clusters into periodic cells (fix gcmc/pcc + relaxation over a grid of boxes)",
-        description="Each cluster is trimmed to its core sphere around the centre atom, placed at the centre of "
-        "a box (core extent + margin), filled by grand-canonical Monte Carlo with fix gcmc/pcc, relaxed with the "
-        "core frozen, and the lowest-energy valid cell over the grid of boxes is kept.",
+        description="Each cluster is trimmed to its core sphere around the centre atom and placed in a cell that "
+        "continues the core's fitted lattice (a slab at a free surface) or in a grid of boxes (core extent + margin), "
+        "filled by grand-canonical Monte Carlo with fix gcmc/pcc, relaxed with the "
+        "core frozen; the valid cell with the lowest excess energy over the strained perfect crystal is kept. Exit status: 0 when every "
+        "cluster got a cell, 10 + the number of clusters without one (reasons in summary.csv; capped at 110), "
+        "1 on an error.",
     )
     p.add_argument("clusters", help="clusters file (.extxyz from fix cluster/sample, or MLIP .cfg)")
     p.add_argument("-o", "--outdir", required=True, help="output folder (cells, summary.csv, boxes.csv, plots)")
