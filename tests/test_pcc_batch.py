@@ -109,3 +109,46 @@ def test_reconstruct_is_atoms_in_atoms_out(tmp_path, w_eam):
     cell = result.cells[0]
     assert cell.pbc.all() and cell.info["n_core"] == int(cell.arrays["core"].sum()) and len(cell) <= 140
     assert result.rows[0]["n_atoms"] == len(cell)
+
+
+@pytest.mark.slow
+def test_interrupted_batch_keeps_finished_cells_and_resumes(tmp_path, w_eam, monkeypatch):
+    """Ctrl-C while the second cluster finishes: the first cell and its summary row are on disk, no
+    temporary file is left, and --resume runs only the second cluster."""
+    import eipgs.pcc.driver as driver
+
+    write(tmp_path / "c.extxyz", [vacancy_cluster(), strained_cluster(np.diag([0.05, 0.0, 0.0]))])
+    args = ["pcc", str(tmp_path / "c.extxyz"), "-o", str(tmp_path / "out"), "--potential", str(w_eam), *FAST]
+    real_finish = driver._finish
+
+    def interrupted(job, i, boxes, settings):
+        if i == 1:
+            raise KeyboardInterrupt
+        return real_finish(job, i, boxes, settings)
+
+    monkeypatch.setattr(driver, "_finish", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    out = tmp_path / "out"
+    assert [r["status"] for r in _rows(out / "summary.csv")] == ["ok"]
+    assert read(out / "cluster_0000.extxyz").info["source"] == "c.extxyz:0"
+    assert not (out / "cluster_0001.extxyz").exists() and not list(out.glob(".*tmp*"))
+
+    monkeypatch.setattr(driver, "_finish", real_finish)
+    ran: list[int] = []
+    monkeypatch.setattr(driver, "_run_task", _counting(ran))
+    assert main(args + ["--resume"]) == 0
+    assert set(ran) == {1}
+    assert [r["status"] for r in _rows(out / "summary.csv")] == ["ok", "ok"]
+
+
+def _counting(ran: list):
+    import eipgs.pcc.driver as driver
+
+    real = driver._run_task
+
+    def run_task(task, comm=None):
+        ran.append(task["cluster"])
+        return real(task, comm)
+
+    return run_task
