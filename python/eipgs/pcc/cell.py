@@ -1,7 +1,10 @@
-"""One box of the grid: fill around the frozen core with fix gcmc/pcc, then relax (pcc-method.md §12).
+# SPDX-License-Identifier: GPL-2.0-only
+"""One cell: fill around the frozen core with fix gcmc/pcc, then relax (pcc-method.md §12).
 
-Protocol per box:
-1. the core sits with its centre atom at the box centre (so no core atom straddles a boundary);
+`fill_cell` takes any cell shape (triclinic cells commensurate with the core's lattice, slabs) and
+optional seed sites; `fill_box` is its orthogonal special case for the grid. Protocol per cell:
+1. the core sits with its centre atom at the cell centre (so no core atom straddles a boundary);
+   seed sites, if any, start as inserted atoms;
 2. cycles of [fix gcmc/pcc until saturated, minimize the inserted atoms], until a cycle adds no
    atom: relaxing opens room that a single Monte Carlo pass cannot see;
 3. minimize the inserted atoms, then fix box/relax with ``dilate partial`` on the inserted atoms

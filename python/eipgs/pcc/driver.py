@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`eipgs pcc`: every cluster → the best valid periodic cell (doc/design/pcc-method.md §10-§12).
 
 `reconstruct` works on ASE Atoms (clusters in, cells out, no files); `pcc` is the file wrapper of
