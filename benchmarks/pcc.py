@@ -1,108 +1,93 @@
-"""Time per cluster: `eipgs pcc` (fix gcmc/pcc, default grid) vs the authors' stock `fix gcmc` recipe.
+# SPDX-License-Identifier: GPL-2.0-only
+"""`eipgs pcc` against the authors' stock-`fix gcmc` recipe, side by side on the same cores (issue 14).
 
-Both run in this process, on the same 6 Å W core around an atom next to a vacancy, with the same
-Zhou W EAM. The authors' recipe (pcc-method.md §4): a 13.5 Å input box, 27 boxes with edges in
-{L-1, L-0.5, L}, fix gcmc 10 10 100 at 100 K / +0.1 eV with full_energy for a fixed 2000 steps,
-nvt on the (empty) gas group, CG minimization of the inserted atoms, no box relaxation, best
-pe/atom among cells with at most 150 atoms (their cap; the paper's is 140).
+Cores (6 Å, from 8 Å clusters of Zhou-2004 W, eipgs.pcc.build): a vacancy, a <110> dumbbell
+interstitial, a Σ5 [001] tilt grain boundary, a crystal under ±10 % uniaxial strain, 8 % shear, and
+an atom in a free (001) surface. For each: atoms, pe/atom, excess energy over the perfect crystal
+strained like the core (E - N·e_ref, the same e_ref for both), bulk-like fraction of the inserted
+atoms (a-CNA bcc), |P|, whether the centre's 5 Å neighbourhood is the source's, and CPU seconds per
+cluster (LAMMPS runs in this process, so process CPU time is robust on a shared machine).
 
-Usage: python benchmarks/pcc.py POTENTIAL.eam.alloy [--boxes 27]
-Prints the times, the ratio and the pe/atom of both.
+The authors' recipe (eipgs.pcc.authors, doc/design/pcc-method.md §4): 27 boxes of a 13.5 Å input
+box × 2000 steps; `--boxes N` runs the first N and scales the time by 27/N.
+
+Usage: python benchmarks/pcc.py [--potential W.eam.alloy] [--boxes 27] [--cores vacancy,gb,...]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
-from ase.build import bulk
-from ase.io import write
 
-A_W = 3.16485
+from eipgs.pcc import PccSettings, bulk_fraction, reconstruct
+from eipgs.pcc.authors import authors_recipe
+from eipgs.pcc.build import (grain_boundary_cluster, interstitial_cluster, shear, strained_cluster, surface_cluster,
+                             uniaxial, vacancy_cluster)
+from eipgs.pcc.cluster import cut_core, find_center
+from eipgs.pcc.validate import neighbourhood_deviation
 
-
-def vacancy_cluster(radius: float = 8.0) -> Atoms:
-    crystal = bulk("W", "bcc", a=A_W, cubic=True).repeat((6, 6, 6))
-    center = int(np.argmin(np.linalg.norm(crystal.positions - crystal.cell.sum(axis=0) / 2, axis=1)))
-    rel = crystal.positions - crystal.positions[center]
-    r = np.linalg.norm(rel, axis=1)
-    vacancy = int(np.flatnonzero(np.isclose(r, A_W * np.sqrt(3) / 2))[0])
-    keep = (r < radius) & (np.arange(len(crystal)) != vacancy)
-    cluster = Atoms("W" * int(keep.sum()), positions=rel[keep], pbc=False)
-    cluster.info.update(center_id=center + 1, radius=radius)
-    return cluster
-
-
-def authors_recipe(core: np.ndarray, potential: Path, input_box: float, nboxes: int) -> tuple[float, float, float, int]:
-    """Best pe/atom (N <= 150) over the authors' box grid with stock fix gcmc: (pe, wall s, CPU s, N)."""
-    from eipgs.lmp import create_lammps, run
-
-    start, cpu = time.perf_counter(), time.process_time()
-    best, best_n = float("inf"), 0
-    x = core + (input_box - 1.0) / 2  # cluster inside [0, L-1] as their deck requires
-    edges = [input_box + 0.5 * k - 1.5 for k in (1, 2, 3)]
-    for lx, ly, lz in list(itertools.product(edges, repeat=3))[:nboxes]:
-        lmp = create_lammps()
-        try:
-            run(lmp, ["units metal", "atom_style atomic", "atom_modify map array",
-                      f"region box block 0 {input_box} 0 {input_box} 0 {input_box}", "create_box 2 box",
-                      "mass * 183.84", "pair_style eam/alloy", f"pair_coeff * * {potential} W W",
-                      "neighbor 2.0 bin"])
-            lmp.create_atoms(len(x), list(range(1, len(x) + 1)), [1] * len(x), x.ravel().tolist())
-            run(lmp, [f"change_box all x final 0 {lx} y final 0 {ly} z final 0 {lz} units box",
-                      "group insideatom type 1", "fix 1 insideatom setforce 0 0 0",
-                      "group Amor empty", "fix 2 Amor nvt temp 100 100 0.1",
-                      "fix 3 Amor gcmc 10 10 100 2 43168 100 0.1 0.1 full_energy group Amor",
-                      "thermo 1000", "timestep 0.001", "run 2000",
-                      "unfix 2", "unfix 3", "min_style cg", "minimize 0 1e-12 10000 10000", "run 0"])
-            n = lmp.get_natoms()
-            pe = lmp.get_thermo("pe") / n
-            if n <= 150 and pe < best:
-                best, best_n = pe, n
-        finally:
-            lmp.close()
-    return best, time.perf_counter() - start, time.process_time() - cpu, best_n
+CORES = {
+    "vacancy": vacancy_cluster,
+    "interstitial": interstitial_cluster,
+    "gb": grain_boundary_cluster,
+    "compressed10": lambda: strained_cluster(uniaxial(-0.10)),
+    "tensile10": lambda: strained_cluster(uniaxial(0.10)),
+    "shear8": lambda: strained_cluster(shear(0.08)),
+    "surface": surface_cluster,
+}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("potential", type=Path)
+    parser.add_argument("--potential", type=Path, help="EAM file (default: generated Zhou 2004 W)")
     parser.add_argument("--boxes", type=int, default=27, help="boxes of the authors' grid to run (default all 27)")
-    parser.add_argument("--repeats", type=int, default=None, help="eipgs pcc fills per box (default: its own default)")
+    parser.add_argument("--cores", default=",".join(CORES), help="comma-separated subset of " + ",".join(CORES))
     args = parser.parse_args(argv)
 
-    from eipgs.pcc import PccSettings, pcc
-
-    cluster = vacancy_cluster()
-    rel = cluster.positions
-    core = rel[np.linalg.norm(rel, axis=1) < 6.0]
     with tempfile.TemporaryDirectory() as tmp:
-        write(Path(tmp) / "c.extxyz", cluster)
-        t0, c0 = time.perf_counter(), time.process_time()
-        rows = pcc(Path(tmp) / "c.extxyz", Path(tmp) / "out", PccSettings(potential=args.potential, **({"repeats": args.repeats} if args.repeats else {})), progress=False)
-        ours_wall, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
-    ours = rows[0]
-    if args.boxes == 0:
-        print(f"eipgs pcc: {ours_cpu:.1f} s CPU, pe/atom {ours['pe_per_atom']:.4f} eV, {ours['n_atoms']} atoms")
-        return 0
-    theirs_pe, theirs_wall, theirs_cpu, theirs_n = authors_recipe(core, args.potential, 13.5, args.boxes)
-    scale = 27 / args.boxes
-    # CPU time of this process is the robust measure on a shared machine (LAMMPS runs in-process)
-    print(f"core: {len(core)} atoms (6 Å around an atom next to a vacancy in bcc W)")
-    print(f"eipgs pcc (fix gcmc/pcc, default grid, {ours['boxes_run']} fills = boxes x seeds): {ours_cpu:.1f} s CPU "
-          f"({ours_wall:.1f} s wall) per cluster, pe/atom {ours['pe_per_atom']:.4f} eV, {ours['n_atoms']} atoms, "
-          f"P {ours['pressure_gpa']:.2f} GPa")
-    print(f"authors' recipe (stock fix gcmc, {args.boxes} of 27 boxes x 2000 steps): {theirs_cpu:.1f} s CPU "
-          f"({theirs_wall:.1f} s wall), x{scale:.2f} -> {theirs_cpu * scale:.1f} s CPU per cluster; "
-          f"best pe/atom {theirs_pe:.4f} eV, {theirs_n} atoms")
-    print(f"speed-up per cluster (CPU): {theirs_cpu * scale / ours_cpu:.1f}x; "
-          f"pe/atom difference (ours - theirs): {ours['pe_per_atom'] - theirs_pe:+.4f} eV")
+        potential = args.potential
+        if potential is None:
+            from eipgs.potentials.zhou04 import zhou04_eam_file
+
+            potential = Path(zhou04_eam_file(["W"], tmp))
+        print(f"| core | method | atoms | pe/atom (eV) | excess (eV) | bulk-like | P (GPa) | centre nbh kept | CPU s/cluster |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        speedups = []
+        for name in args.cores.split(","):
+            cluster = CORES[name]()
+            center = find_center(cluster)
+            c0 = time.process_time()
+            result = reconstruct([cluster], PccSettings(potential=potential), progress=False, labels=[name])
+            ours_cpu = time.process_time() - c0
+            row, cell = result.rows[0], result.cells[0]
+            e_ref = row["e_ref_core"]
+            if cell is not None:
+                excess = cell.info["pe"] - len(cell) * e_ref
+                kept = neighbourhood_deviation(cluster, center, cell, 0, 5.0) < 1e-8
+                print(f"| {name} | eipgs pcc ({row['variant']}) | {len(cell)} | {row['pe_per_atom']:.4f} | {excess:.2f} | "
+                      f"{row['bulk_fraction']:.2f} | {row['pressure_gpa']:.2f} | {kept} | {ours_cpu:.1f} |")
+            else:
+                print(f"| {name} | eipgs pcc | — | {row['status']}: {row.get('reason', '')} | | | | | {ours_cpu:.1f} |")
+            core = cut_core(cluster, center, 6.0, 5.0)
+            theirs = authors_recipe(core, potential, input_box=13.5, nboxes=args.boxes)
+            scale = 27 / args.boxes
+            if theirs.atoms is not None:
+                t_excess = theirs.pe - len(theirs.atoms) * e_ref
+                t_bulk = bulk_fraction(theirs.atoms, theirs.atoms.arrays["inserted"], row.get("host", "bcc") or "bcc")
+                t_kept = neighbourhood_deviation(cluster, center, theirs.atoms, 0, 5.0) < 1e-8
+                print(f"| {name} | authors' recipe ({args.boxes} boxes) | {len(theirs.atoms)} | {theirs.pe_per_atom:.4f} | "
+                      f"{t_excess:.2f} | {t_bulk:.2f} | {theirs.pressure_gpa:.2f} | {t_kept} | {theirs.cpu * scale:.1f} |")
+            else:
+                print(f"| {name} | authors' recipe | — | no cell under the cap | | | | | {theirs.cpu * scale:.1f} |")
+            speedups.append(theirs.cpu * scale / ours_cpu)
+            sys.stdout.flush()
+        print(f"\nspeed-up per cluster (CPU, authors' recipe / eipgs pcc): "
+              + ", ".join(f"{n} {s:.0f}x" for n, s in zip(args.cores.split(","), speedups)))
     return 0
 
 

@@ -108,6 +108,14 @@ def _generated_structures(seed: int = 7) -> dict:
 
 
 @pytest.fixture(scope="session")
+def w_eam(tmp_path_factory) -> Path:
+    """The generated Zhou 2004 W EAM (`eipgs potential zhou04 W`): no third-party file needed."""
+    from generated import generated_file
+
+    return generated_file(tmp_path_factory, "W_Zhou04.eam.alloy")
+
+
+@pytest.fixture(scope="session")
 def generated_reference(tmp_path_factory) -> Path:
     """A folder laid out like the reference one, built from the repository alone, so that one test
     body checks both: ``W-mlip3-basic.almtp`` and ``CuNi-mtp10.almtp`` are ``eipgs bootstrap``

@@ -347,3 +347,39 @@ run {steps}""",
     assert pcc["se"] == pytest.approx(stock["se"], rel=0.15)
     # the interactions matter here: far from the ideal gas, so ignoring ΔE would fail the test
     assert stock["n"][0] > 3 * ideal_n and stock["e"][0] / stock["n"][0] < -2.0
+
+
+def test_triclinic_box_fill_respects_overlap_and_center(lmp):
+    """A sheared (triclinic) box, as eipgs pcc builds around a sheared core: insertions are uniform in
+    the prism, and overlap and the protected sphere hold under the triclinic minimum image (ASE, brute force)."""
+    from ase.geometry import get_distances
+
+    lx, ly, lz, xy, xz, yz, dmin, rc = 9.0, 8.5, 8.0, 2.0, -1.5, 1.0, 2.4, 3.0
+    run(
+        lmp,
+        f"""units metal
+atom_style atomic
+region box prism 0 {lx} 0 {ly} 0 {lz} {xy} {xz} {yz}
+create_box 2 box
+mass * {MASS_W}
+create_atoms 1 single 0.2 0.3 0.1
+group center type 1
+group gas type 2
+pair_style zero 3.0
+pair_coeff * *
+fix g gas gcmc/pcc 1 20 2 77 300.0 5.0 core center center center {rc} overlap {dmin} max_atoms 0 saturate 300 translate 0
+run 100000""",
+    )
+    n = lmp.extract_setting("nlocal")
+    x = np.array(lmp.numpy.extract_atom("x")[:n])
+    types = np.array(lmp.numpy.extract_atom("type")[:n])
+    cell = np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
+    _, d = get_distances(x, cell=cell, pbc=True)
+    assert lmp.extract_fix("g", 0, 1, 7) == 1.0 and n > 10
+    assert d[~np.eye(n, dtype=bool)].min() >= dmin
+    center = int(np.flatnonzero(types == 1)[0])
+    assert np.delete(d[center], center).min() >= rc
+    # saturated everywhere in the prism, corners included: probes uniform in fractional coordinates
+    probes = np.random.default_rng(1).uniform(size=(8000, 3)) @ cell
+    _, dp = get_distances(probes, x, cell=cell, pbc=True)
+    assert (dp.min(axis=1) >= dmin).mean() < 0.03

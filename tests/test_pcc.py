@@ -14,24 +14,10 @@ from ase.io import read, write
 from eipgs.cli import main
 from eipgs.lmp import create_lammps, run
 from eipgs.pcc import box_grid
+from eipgs.pcc.build import A_W, vacancy_cluster  # noqa: F401  (A_W: imported from here by test_pcc_mpi)
 
-A_W = 3.16485
 E_BCC = -8.760  # eV/atom, Zhou W bcc (pcc-method.md §6)
 CUTOFF = 5.0
-
-
-def vacancy_cluster(radius: float = 8.0) -> Atoms:
-    """A sphere cut from bcc W around an atom next to a vacancy, centre at the origin (fix cluster/sample layout)."""
-    crystal = bulk("W", "bcc", a=A_W, cubic=True).repeat((6, 6, 6))
-    center = int(np.argmin(np.linalg.norm(crystal.positions - crystal.cell.sum(axis=0) / 2, axis=1)))
-    rel = crystal.positions - crystal.positions[center]
-    r = np.linalg.norm(rel, axis=1)
-    vacancy = int(np.flatnonzero(np.isclose(r, A_W * np.sqrt(3) / 2))[0])
-    keep = (r < radius) & (np.arange(len(crystal)) != vacancy)
-    cluster = Atoms("W" * int(keep.sum()), positions=rel[keep], pbc=False)
-    cluster.arrays["id"] = np.flatnonzero(keep) + 1
-    cluster.info.update(center_id=center + 1, radius=radius)
-    return cluster
 
 
 def brute_neighbourhood(atoms: Atoms, center: int, cutoff: float) -> np.ndarray:
@@ -59,6 +45,7 @@ def reconstructed(tmp_path_factory, generated_reference):
     write(tmp / "clusters.extxyz", cluster)
     # -j 2: the two boxes run in two worker processes (the parallel path of the driver)
     rc = main(["pcc", str(tmp / "clusters.extxyz"), "-o", str(tmp / "out"), "--margins", "3.5,4", "--repeats", "1",
+               "--mode", "all",
                "--potential", str(generated_reference / "W_Zhou04.eam.alloy"), "-q", "-j", "2"])
     return tmp, cluster, rc
 
@@ -107,10 +94,15 @@ def test_pcc_summary_boxes_and_plot(reconstructed):
     assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["neighbourhood_ok"] == "True"
     assert float(rows[0]["min_distance"]) > 2.0
     boxes = list(csv.DictReader(open(tmp / "out" / "boxes.csv")))
-    assert [b["margins"] for b in boxes] == ["3.5,3.5,3.5", "4,4,4"]
-    best = min((b for b in boxes if b["eligible"] == "True"), key=lambda b: float(b["pe_per_atom"]))
-    assert float(best["pe_per_atom"]) == pytest.approx(float(rows[0]["pe_per_atom"]))
-    assert all(float(b["core_displacement"]) == 0.0 for b in boxes if b["status"] in ("ok", "invalid"))
+    assert [(b["variant"], b["margins"]) for b in boxes] == [
+        ("lattice", "0,0,0"), ("lattice+relax", "0,0,0"), ("grid", "3.5,3.5,3.5"), ("grains", "3.5,3.5,3.5"),
+        ("grid", "4,4,4"), ("grains", "4,4,4")]
+    # the documented criterion: lowest excess energy over the strained perfect crystal among eligible cells
+    best = min((b for b in boxes if b["eligible"] == "True"), key=lambda b: float(b["excess_energy"]))
+    assert float(best["excess_energy"]) == pytest.approx(float(rows[0]["excess_energy"]))
+    assert rows[0]["variant"] == best["variant"] == "lattice"
+    ran = [b for b in boxes if b["status"] == "ok" or b["status"].startswith("invalid")]
+    assert all(float(b["core_displacement"]) == 0.0 for b in ran)  # orthogonal boxes: bit-identical core
     assert (tmp / "out" / "cluster_0000_grid.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -131,23 +123,18 @@ def _write(tmp: Path, atoms: Atoms) -> str:
 @pytest.mark.parametrize(
     "case, extra, message",
     [
-        ("no_center", [], "has no centre atom"),
-        ("cap", ["--max-atoms", "20"], "alone exceeds --max-atoms 20"),
-        ("small_radius", ["--core-radius", "9"], "smaller than the core radius"),
         ("unwritable", [], "is not writable"),
         ("element", ["--element", "Cu"], "cannot be used for elements W Cu"),
+        ("core_below_cutoff", ["--core-radius", "4"], "smaller than the protected cutoff"),
     ],
 )
-def test_pcc_bad_input_errors(tmp_path, generated_reference, capsys, case, extra, message):
+def test_pcc_bad_input_errors(tmp_path, w_eam, capsys, case, extra, message):
     cluster = vacancy_cluster()
     outdir = tmp_path / "out"
-    if case == "no_center":
-        cluster.positions += 0.3
     if case == "unwritable":
         (tmp_path / "afile").write_text("")
         outdir = tmp_path / "afile" / "out"
-    rc = main(["pcc", _write(tmp_path, cluster), "-o", str(outdir), "--potential",
-               str(generated_reference / "W_Zhou04.eam.alloy"), "-q", *extra])
+    rc = main(["pcc", _write(tmp_path, cluster), "-o", str(outdir), "--potential", str(w_eam), "-q", *extra])
     assert rc == 1
     assert message in capsys.readouterr().err
 

@@ -101,23 +101,30 @@ def _cmd_pcc(args: argparse.Namespace) -> int:
     settings = PccSettings(
         core_radius=args.core_radius, margins=args.margins, aspect=args.aspect, repeats=args.repeats,
         seed=args.seed, potential=Path(args.potential) if args.potential else None,
-        insert_element=args.element, cfg_elements=tuple(parse_elements(args.cfg_elements) or ()), jobs=args.jobs, fill=fill,
+        insert_element=args.element, cfg_elements=tuple(parse_elements(args.cfg_elements) or ()), jobs=args.jobs,
+        mode=args.mode, fill=fill,
     )
-    rows = pcc(args.clusters, args.outdir, settings, progress=not args.quiet)
+    rows = pcc(args.clusters, args.outdir, settings, progress=not args.quiet, force=args.force, resume=args.resume)
     ok = sum(1 for r in rows if r["status"] == "ok")
     world = mpi_world()
     if world is None or world.Get_rank() == 0:  # under mpirun every rank returns the same rows
         print(f"{ok}/{len(rows)} clusters reconstructed; cells and summary.csv in {args.outdir}")
-    return 0 if ok == len(rows) else 2
+        if ok < len(rows):
+            print(f"{len(rows) - ok} cluster(s) without a cell; their reasons are in {args.outdir}/summary.csv")
+    # 10 + number of failed clusters (capped at 110), so scripts can tell 'some failed' from an error (1)
+    return 0 if ok == len(rows) else 10 + min(len(rows) - ok, 100)
 
 
 def _add_pcc(sub) -> None:
     p = sub.add_parser(
         "pcc",
         help="rebuild clusters into periodic cells (fix gcmc/pcc + relaxation over a grid of boxes)",
-        description="Each cluster is trimmed to its core sphere around the centre atom, placed at the centre of "
-        "a box (core extent + margin), filled by grand-canonical Monte Carlo with fix gcmc/pcc, relaxed with the "
-        "core frozen, and the lowest-energy valid cell over the grid of boxes is kept.",
+        description="Each cluster is trimmed to its core sphere around the centre atom and placed in a cell that "
+        "continues the core's fitted lattice (a slab at a free surface) or in a grid of boxes (core extent + margin), "
+        "filled by grand-canonical Monte Carlo with fix gcmc/pcc, relaxed with the "
+        "core frozen; the valid cell with the lowest excess energy over the strained perfect crystal is kept. Exit status: 0 when every "
+        "cluster got a cell, 10 + the number of clusters without one (reasons in summary.csv; capped at 110), "
+        "1 on an error.",
     )
     p.add_argument("clusters", help="clusters file (.extxyz from fix cluster/sample, or MLIP .cfg)")
     p.add_argument("-o", "--outdir", required=True, help="output folder (cells, summary.csv, boxes.csv, plots)")
@@ -139,6 +146,11 @@ def _add_pcc(sub) -> None:
     p.add_argument("--saturate", type=int, default=100, help="rejected insertions in a row that end a fill (default 100)")
     p.add_argument("--cycles", type=int, default=6, help="at most this many [fill, minimize] cycles per box (default 6)")
     p.add_argument("--seed", type=int, default=1, help="base random seed (each cluster/box/repeat derives its own)")
+    p.add_argument("--mode", choices=["auto", "lattice", "grid", "all"], default="auto",
+                   help="cells: continue the core's fitted lattice (lattice), the grid of boxes relaxed to zero "
+                   "pressure (grid), lattice when the core has a clear lattice else grid (auto, default), or both (all)")
+    p.add_argument("--force", action="store_true", help="delete the cells and tables of an earlier run in -o first")
+    p.add_argument("--resume", action="store_true", help="keep the clusters an earlier run in -o finished; run the rest")
     p.add_argument("-j", "--jobs", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_pcc)

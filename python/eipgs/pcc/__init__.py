@@ -1,11 +1,16 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Periodic configuration construction (PCC): clusters → periodic cells around a frozen core.
 
-``fill_box`` runs one box with ``fix gcmc/pcc`` and relaxation; ``pcc`` runs the grid of boxes for
-every cluster of a file and keeps the lowest-energy valid cell (pcc-method.md §12).
+``reconstruct`` turns ASE Atoms clusters into cells (no files); ``pcc`` is its file/CLI wrapper;
+``fill_cell``/``fill_box`` run one cell with ``fix gcmc/pcc`` and relaxation (doc/design/pcc-method.md §12).
 """
 
-from eipgs.pcc.cell import BoxResult, FillSettings, fill_box
-from eipgs.pcc.cluster import cut_core, find_center, read_clusters
-from eipgs.pcc.driver import PccSettings, box_grid, pcc
+from eipgs.pcc.cell import BoxResult, FillSettings, fill_box, fill_cell
+from eipgs.pcc.cluster import ClusterError, cut_core, find_center, read_clusters
+from eipgs.pcc.cna import adaptive_cna, bulk_fraction
+from eipgs.pcc.driver import PccResult, PccSettings, box_grid, pcc, reconstruct
+from eipgs.pcc.lattice import LatticeFit, fit_lattice
 
-__all__ = ["BoxResult", "FillSettings", "PccSettings", "box_grid", "cut_core", "fill_box", "find_center", "pcc", "read_clusters"]
+__all__ = ["BoxResult", "ClusterError", "FillSettings", "LatticeFit", "PccResult", "PccSettings", "adaptive_cna",
+           "box_grid", "bulk_fraction", "cut_core", "fill_box", "fill_cell", "find_center", "fit_lattice", "pcc",
+           "read_clusters", "reconstruct"]

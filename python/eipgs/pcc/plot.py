@@ -25,10 +25,11 @@ def plot_cell(atoms: Atoms, path: str | Path, cutoff: float | None = None) -> Pa
     center = int(atoms.info.get("center_index", 0))
     ax.scatter(*pos[center], s=120, c="k", label="centre")
     cell = np.asarray(atoms.cell)
-    corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) @ cell
+    index = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    corners = index @ cell
     for a in range(8):
         for b in range(a + 1, 8):
-            if np.count_nonzero(np.abs(corners[a] - corners[b]) > 1e-9) == 1:
+            if np.count_nonzero(index[a] != index[b]) == 1:  # an edge of the (possibly triclinic) cell
                 ax.plot(*np.array([corners[a], corners[b]]).T, c="0.6", lw=0.8)
     title = f"{len(atoms)} atoms"
     if "pe_per_atom" in atoms.info:
