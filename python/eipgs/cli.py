@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from eipgs.label import _add_label
+
 
 def _cmd_plugin_path(args: argparse.Namespace) -> int:
     from eipgs.lmp import get_plugin_path
@@ -576,6 +578,7 @@ SUBCOMMANDS: list[Callable] = [
     _add_convert,
     _add_train,
     _add_report,
+    _add_label,
 ]
 
 
