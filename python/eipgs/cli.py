@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from eipgs.evaluate import _add_evaluate
 from eipgs.label import _add_label
 
 
@@ -579,6 +580,7 @@ SUBCOMMANDS: list[Callable] = [
     _add_train,
     _add_report,
     _add_label,
+    _add_evaluate,
 ]
 
 
