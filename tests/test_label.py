@@ -111,3 +111,16 @@ def test_ase_calculator_oracle(tmp_path):
     np.testing.assert_allclose(got.get_stress(), atoms.get_stress(), atol=1e-12)
     with pytest.raises(ValueError, match="module:Class"):
         label([atoms], calculator="EMT")
+
+
+def test_hybrid_overlay_with_several_pair_coeff_lines():
+    """The SNAP+ZBL W model of the wheel's W_2940_2017_2.snap: overlay = SNAP alone + ZBL alone."""
+    atoms = bulk("W", "bcc", a=3.17, cubic=True) * (2, 2, 2)
+    atoms.rattle(0.1, seed=5)
+    hybrid = label([atoms], pair_style="hybrid/overlay zbl 4.0 4.8 snap", elements=["W"],
+                   pair_coeff=["1 1 zbl 74 74", SNAP[1].replace("* * ", "* * snap ")])[0]
+    snap = label([atoms], pair_style=SNAP[0], pair_coeff=SNAP[1], elements=["W"])[0]
+    zbl = label([atoms], pair_style="zbl 4.0 4.8", pair_coeff="1 1 74 74", elements=["W"])[0]
+    assert hybrid.get_potential_energy() == pytest.approx(snap.get_potential_energy() + zbl.get_potential_energy(), rel=1e-12)
+    np.testing.assert_allclose(hybrid.get_forces(), snap.get_forces() + zbl.get_forces(), atol=1e-9)
+    assert hybrid.get_potential_energy() / len(atoms) == pytest.approx(-11.0, abs=0.2)  # W SNAP's bcc scale
