@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["MTP_WEIGHTS", "ENGINES", "train_mtp", "train_ace", "pacemaker_input_yaml", "mlp_train_command", "TrainPlan",
-           "check_training_set", "resolve_engine", "TrainingDataError"]
+           "check_training_set", "resolve_engine", "TrainingDataError", "ace_active_set"]
 
 MTP_WEIGHTS = {"energy_weight": 1.0, "force_weight": 0.01, "stress_weight": 0.0}  # paper
 
@@ -492,8 +492,61 @@ def train_ace(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
         "pace_activeset -d fitting_data_info.pckl.gzip output_potential.yaml  # active set for extrapolation grades",
     ]
     script = _write_run_script(folder, commands)
+    if run and _tool("pacemaker") and not _ace_fitting_backend():
+        raise RuntimeError(
+            "pacemaker is installed but its fitting backend is not: `tensorpotential` (and TensorFlow) cannot be "
+            f"imported, so nothing can be trained. The inputs are in {folder}; install tensorpotential there or fit "
+            "elsewhere, then build the active set with `pace_activeset` (see doc/cli_train.md)"
+        )
     ran, rc = _maybe_run(folder, script, ["pacemaker", "pace_activeset"], run)
+    if ran and rc != 0:
+        raise RuntimeError(f"{folder}/run.sh (pacemaker) failed with exit status {rc}")
     return TrainPlan(folder=str(folder), commands=commands, ran=ran, returncode=rc, structures=n)
+
+
+def _tool(name: str) -> str | None:
+    """An executable of this Python environment (pip-installed tools), else on PATH."""
+    here = Path(sys.prefix) / "bin" / name
+    return str(here) if here.is_file() else shutil.which(name)
+
+
+def _ace_fitting_backend() -> bool:
+    """pacemaker fits through tensorpotential (TensorFlow); python-ace alone cannot fit."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorpotential") is not None
+
+
+def ace_active_set(potential_yaml: str | os.PathLike, dataset: Sequence[str | os.PathLike],
+                   output: str | os.PathLike | None = None, *, elements: Sequence[str] | None = None,
+                   e0: Mapping[str, float] | None = None) -> Path:
+    """The ACE extrapolation-grade active set (``.asi``) of ``potential_yaml`` over ``dataset``, by python-ace's
+    ``pace_activeset`` (MaxVol over the per-atom projections). ``dataset`` is any file(s) eipgs reads; it is
+    converted to a pacemaker pickle first. Returns the ``.asi`` path (default: next to the potential)."""
+    import tempfile
+
+    from eipgs.convert import convert
+
+    exe = _tool("pace_activeset")
+    if exe is None:
+        raise RuntimeError("pace_activeset not found: install python-ace (`pip install 'eipgs[train]'`)")
+    potential_yaml = Path(potential_yaml).resolve()
+    if not potential_yaml.is_file():
+        raise FileNotFoundError(f"ACE potential not found: {potential_yaml}")
+    out = Path(output) if output else potential_yaml.with_suffix(".asi")
+    with tempfile.TemporaryDirectory(prefix="eipgs-ace-") as tmp:
+        data = Path(tmp) / "data.pckl.gzip"
+        convert(list(dataset), data, elements=elements, e0=e0)
+        work = Path(tmp) / potential_yaml.name
+        shutil.copy(potential_yaml, work)
+        proc = subprocess.run([exe, "-d", str(data), work.name], cwd=tmp, capture_output=True, text=True)
+        produced = work.with_suffix(".asi")
+        if proc.returncode != 0 or not produced.is_file():
+            raise RuntimeError(f"pace_activeset failed (exit {proc.returncode}): {(proc.stdout + proc.stderr)[-1500:]}")
+        tmp_out = out.with_name(f".{out.name}.part")
+        shutil.copy(produced, tmp_out)
+        os.replace(tmp_out, out)
+    return out
 
 
 def _cmd_train(args) -> int:
