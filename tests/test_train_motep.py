@@ -51,7 +51,7 @@ def test_train_then_grade_in_lammps(eam_labelled, tmp_path, capsys):
     assert not list(out.glob(".*.part"))
     errors = json.loads((out / "train_errors.json").read_text())
     # A level-6 MTP (18 parameters, 60 iterations) on near-equilibrium EAM cells: energies to ~10 meV/atom,
-    # forces to a fraction of their spread (RMS force of the data ~1.1 eV/Å; measured 7.6 meV/atom, 0.23 eV/Å).
+    # forces to a fraction of their spread (RMS force of the data ~1.1 eV/Å).
     forces = np.concatenate([a.get_forces().ravel() for a in read_structures(eam_labelled / "train.extxyz")])
     assert errors["energy_rmse_per_atom"] < 0.015 and errors["force_rmse"] < 0.3 * np.sqrt(np.mean(forces**2))
     # Held-out cells: eipgs evaluate on the trained potential.
@@ -135,7 +135,7 @@ def test_no_trainer_is_an_error(eam_labelled, tmp_path, capsys, monkeypatch):
 
 
 def test_diverging_fit_is_an_error(eam_labelled, tmp_path, capsys):
-    """Absurd weights make L-BFGS leave the finite range: the command says so and leaves no pot.mtp."""
+    """Absurd weights make the optimiser leave the finite range: the command says so and leaves no pot.mtp."""
     rc = main(["train", "mtp", str(eam_labelled / "train.extxyz"), "-o", str(tmp_path / "f"), "--elements", "W", "--level", "4",
                "--engine", "motep", "--iteration-limit", "5", "--weights", "1e308", "1e308", "0", "-q"])
     err = capsys.readouterr().err

@@ -3,7 +3,7 @@
 
 - MTP with motep (PyPI, the ``train`` extra): a fresh template of our basis (``--level``) or a
   ``.mtp``/``.almtp`` to continue from (``--init``) is fitted in-process (linear least squares for the
-  linear coefficients, then L-BFGS over all parameters, then LLS again) with the paper's weights
+  linear coefficients, then BFGS over all parameters, then LLS again) with the paper's weights
   (energy 1, force 0.01, stress 0). OUTDIR gets ``pot.mtp`` (MLIP-3 layout, our writer), ``pot.almtp``
   (the same with a neighbourhood-mode active set over the training set, doc/design/mtp-grade.md §5),
   ``train.log`` and the training errors from our own evaluator (``train_errors.json``/``.csv``).
@@ -274,8 +274,11 @@ class _MotepLog:
         self.logger.propagate = self._saved[1]
 
 
+OPTIMIZERS = ("BFGS", "L-BFGS-B")
+
+
 def _motep_fit(pot, images, elements: Sequence[str], folder: Path, *, weights: Mapping[str, float], iteration_limit: int,
-               seed: int, progress: bool):
+               seed: int, progress: bool, optimizer: str = "BFGS"):
     """Fit ``pot`` with motep on ``images``; return the trained :class:`MTPPotential` (read back from
     motep's own .mtp file, so the two codes meet only through the file format)."""
     import tempfile
@@ -312,13 +315,18 @@ def _motep_fit(pot, images, elements: Sequence[str], folder: Path, *, weights: M
         loss = LossFunction(fit_images, data, setting, engine="cext", comm=DummyMPIComm())
         steps = [{"method": "LLS"}]
         if iteration_limit > 0:
-            steps.append({"method": "minimize", "kwargs": {"method": "L-BFGS-B", "options": {"maxiter": iteration_limit}}})
+            options = {"maxiter": iteration_limit}
+            if optimizer == "L-BFGS-B":
+                options["ftol"] = 1e-15  # scipy's default (2e-9 relative) stops long before MLIP-3's BFGS would
+            else:
+                options["gtol"] = 1e-10
+            steps.append({"method": "minimize", "kwargs": {"method": optimizer, "options": options}})
             steps.append({"method": "LLS"})
         with _MotepLog(folder / "train.log", progress) as log:
             for k, step in enumerate(steps):
                 data.initialize(rng)
-                optimizer = make_optimizer(step["method"])(loss, **step)
-                optimizer.optimize(**step.get("kwargs", {}))
+                stepper = make_optimizer(step["method"])(loss, **step)
+                stepper.optimize(**step.get("kwargs", {}))
                 loss.broadcast_results()
                 value = float(loss(data.parameters))
                 log.logger.info("after step %d (%s): loss %s", k, step["method"], value)
@@ -353,7 +361,8 @@ def train_mtp(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
               level: int | None = None, elements: Sequence[str] | None = None,
               weights: Mapping[str, float] | None = None, iteration_limit: int = 1000, engine: str = "auto",
               seed: int = 1, min_dist: float = 2.0, max_dist: float = 5.0, radial_basis_size: int = 8,
-              mpi: int = 1, run: bool = True, progress: bool = False, extra: Sequence[str] = ()) -> TrainPlan:
+              mpi: int = 1, run: bool = True, progress: bool = False, extra: Sequence[str] = (),
+              optimizer: str = "BFGS") -> TrainPlan:
     """Train an MTP on ``train`` into ``outdir`` (see the module docstring); ``run=False`` writes inputs only.
 
     Returns the plan: ``folder``, ``engine``, ``ran``, ``structures``, and for a motep fit ``potential``,
@@ -366,6 +375,8 @@ def train_mtp(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
         raise FileNotFoundError(f"initial potential not found: {init} (give --level L for a fresh template)")
     if iteration_limit < 0:
         raise ValueError(f"--iteration-limit must be >= 0, got {iteration_limit}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
     w = dict(MTP_WEIGHTS)
     w.update(weights or {})
     images, sources, elements = _read_training_set(train, list(elements) if elements else None)
@@ -400,7 +411,7 @@ def train_mtp(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
         return plan
     # motep
     (folder / "init.mtp").write_text(format_mtp_text(pot) + "\n")
-    plan["commands"] = [f"(in-process motep fit: LLS, L-BFGS-B up to {iteration_limit} iterations, LLS; weights "
+    plan["commands"] = [f"(in-process motep fit: LLS, {optimizer} up to {iteration_limit} iterations, LLS; weights "
                         + ", ".join(f"{k}={v:g}" for k, v in w.items()) + ")"]
     if not run:
         return plan
@@ -410,7 +421,7 @@ def train_mtp(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
     for stale in ("pot.mtp", "pot.almtp"):
         (folder / stale).unlink(missing_ok=True)  # an earlier run's result must not look like this run's
     trained = _motep_fit(pot, images, elements, folder, weights=w, iteration_limit=iteration_limit, seed=seed,
-                         progress=progress)
+                         progress=progress, optimizer=optimizer)
     _replace_file(folder / "pot.mtp", lambda p: write_almtp(p, trained.replace(active_set=None)))
     from eipgs.activeset import build_active_set
 
@@ -560,6 +571,7 @@ def _cmd_train(args) -> int:
             weights = dict(zip(("energy_weight", "force_weight", "stress_weight"), args.weights))
         plan = train_mtp(args.train, args.outdir, init=args.init, level=args.level, elements=elements,
                          weights=weights, iteration_limit=args.iteration_limit, engine=args.engine, seed=args.seed,
+                         optimizer=args.optimizer,
                          min_dist=args.min_dist, max_dist=args.cutoff, radial_basis_size=args.radial_basis_size,
                          mpi=args.mpi, run=not args.dry_run, progress=not args.quiet)
         if args.dry_run:
@@ -604,9 +616,10 @@ def _add_train(sub) -> None:
     start.add_argument("--level", type=int, help="start from a fresh template of our basis of this level (e.g. 8, 16)")
     start.add_argument("--init", metavar="POT", help="start from this .mtp/.almtp (trained: continue; untrained: template)")
     q.add_argument("--engine", choices=ENGINES, default="auto", help="auto (default): mlp if on PATH, else motep")
-    q.add_argument("--iteration-limit", type=int, default=1000, help="L-BFGS (motep) / BFGS (mlp) iterations (default 1000)")
+    q.add_argument("--iteration-limit", type=int, default=1000, help="BFGS iterations, motep or mlp (default 1000)")
     q.add_argument("--weights", nargs=3, type=float, metavar=("E", "F", "S"), help="energy, force, stress weights (default 1 0.01 0)")
     q.add_argument("--seed", type=int, default=1, help="seed of the initial radial coefficients (motep, default 1)")
+    q.add_argument("--optimizer", choices=OPTIMIZERS, default="BFGS", help="motep's scipy optimiser (default BFGS, as MLIP-3)")
     q.add_argument("--min-dist", type=float, default=2.0, help="--level: radial basis min_dist in Å (default 2)")
     q.add_argument("--cutoff", type=float, default=5.0, help="--level: cutoff in Å (default 5, the paper's)")
     q.add_argument("--radial-basis-size", type=int, default=8, help="--level: Chebyshev polynomials per radial function (default 8)")
