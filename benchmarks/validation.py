@@ -20,7 +20,7 @@ Stages (each timed):
 5. **Rounds**: sampling again with MTP_{B+P…}'s active set, new clusters → cells → labels → refit, for
    ``--rounds`` rounds; the stopping criterion is a round that writes no new cluster.
 
-Run (the full experiment; ~20–30 min on a shared 2-core machine):
+Run (the full experiment as in doc/validation.md; ~20 min on the shared 2-core machine):
 
     nice .venv/bin/python benchmarks/validation.py -o validation_run --figures doc/figures
 
@@ -423,8 +423,8 @@ def parse_args(argv=None):
     defaults = (dict(level=6, radial_basis_size=6, iterations=30, seeds=1, rounds=1, structures=1, size=4, steps=600,
                      cells=2)
                 if args.quick else
-                dict(level=10, radial_basis_size=8, iterations=300, seeds=3, rounds=3, structures=3, size=6, steps=3000,
-                     cells=12))
+                dict(level=8, radial_basis_size=8, iterations=200, seeds=2, rounds=3, structures=2, size=6, steps=3000,
+                     cells=8))
     for k, v in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
