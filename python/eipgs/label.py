@@ -77,6 +77,7 @@ class LammpsOracle:
                 c = c.replace("{potentials}", str(pdir))
             expanded.append(c)
         self.pair_coeff = expanded
+        self._pair_coeff_as_given = coeffs  # provenance keeps {potentials}: portable across installations
         self._tmp = tempfile.TemporaryDirectory(prefix="eipgs-label-")
         self.workdir = Path(workdir) if workdir else Path(self._tmp.name)
         self.lmp = create_lammps()
@@ -84,7 +85,7 @@ class LammpsOracle:
 
     @property
     def description(self) -> str:
-        return f"LAMMPS pair_style {self.pair_style}; pair_coeff {' | '.join(self.pair_coeff)}"
+        return f"LAMMPS pair_style {self.pair_style}; pair_coeff {' | '.join(self._pair_coeff_as_given)}"
 
     @property
     def version(self) -> str:
