@@ -423,7 +423,7 @@ def parse_args(argv=None):
     defaults = (dict(level=6, radial_basis_size=6, iterations=30, seeds=1, rounds=1, structures=1, size=4, steps=600,
                      cells=2)
                 if args.quick else
-                dict(level=8, radial_basis_size=8, iterations=200, seeds=2, rounds=3, structures=2, size=6, steps=3000,
+                dict(level=10, radial_basis_size=8, iterations=300, seeds=3, rounds=3, structures=3, size=6, steps=3000,
                      cells=8))
     for k, v in defaults.items():
         if getattr(args, k) is None:
