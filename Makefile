@@ -21,7 +21,7 @@ $(VENV)/bin/python:
 
 $(STAMP): $(VENV)/bin/python $(PLUGIN_SOURCES)
 	$(PY) -m pip install --quiet $(BUILD_REQS)
-	$(PY) -m pip install --quiet --no-build-isolation -e '.[test]'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test,train]'
 	$(VENV)/bin/eipgs info > /dev/null
 	touch $(STAMP)
 

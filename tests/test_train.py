@@ -1,4 +1,6 @@
-"""`eipgs train mtp|ace`: exact inputs and commands; runs only when the executable is on PATH."""
+# SPDX-License-Identifier: GPL-2.0-only
+"""`eipgs train mtp --engine mlp` and `eipgs train ace`: exact inputs and commands; runs only when the
+executable is on PATH, and a run that trains nothing is an error."""
 
 from __future__ import annotations
 
@@ -14,23 +16,9 @@ from eipgs.cli import main
 from eipgs.io.cfg import read_cfg
 from eipgs.io.formats import write_structures
 from eipgs.io.pacemaker import read_pacemaker
+from eipgs.io.almtp import read_almtp
+from eipgs.mtp.templates import generate_template
 from eipgs.train import train_ace, train_mtp
-
-# An untrained level-8-like template: the keys of mtp-grade.md §1.1 without radial_coeffs.
-TEMPLATE = """MTP
-version = 1.1.0
-potential_name = MTP1m
-species_count = 1
-potential_tag = 
-radial_basis_type = RBChebyshev
-\tmin_dist = 2.0
-\tmax_dist = 5.0
-\tradial_basis_size = 8
-\tradial_funcs_count = 2
-alpha_moments_count = 18
-alpha_index_basic_count = 11
-"""
-
 
 @pytest.fixture
 def train_set(tmp_path):
@@ -44,50 +32,52 @@ def train_set(tmp_path):
     return tmp_path / "train.extxyz", images
 
 
-def _fake_executable(folder, name):
-    """A stand-in executable that records its arguments, to check what would be run and where."""
+def _fake_executable(folder, name, body=""):
+    """A stand-in executable that records its arguments (and runs ``body``), to check what would be run and where."""
     folder.mkdir(exist_ok=True)
     exe = folder / name
-    exe.write_text('#!/bin/bash\necho "$PWD" > called.txt\nprintf "%s\\n" "$@" >> called.txt\n')
+    exe.write_text('#!/bin/bash\necho "$PWD" > called.txt\nprintf "%s\\n" "$@" >> called.txt\n' + body)
     exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
     return folder
 
 
-def test_mtp_dry_run(tmp_path, train_set, capsys):
+def test_mtp_dry_run_mlp(tmp_path, train_set, capsys):
     path, images = train_set
-    (tmp_path / "08.almtp").write_text(TEMPLATE)
-    rc = main(["train", "mtp", str(path), "-o", str(tmp_path / "fit"), "--elements", "W,Cu",
-               "--init", str(tmp_path / "08.almtp"), "--dry-run"])
+    rc = main(["train", "mtp", str(path), "-o", str(tmp_path / "fit"), "--elements", "W,Cu", "--level", "8",
+               "--engine", "mlp", "--dry-run"])
     assert rc == 0
     out = capsys.readouterr().out
     cmd = ("mlp train init.almtp train.cfg --save_to=pot.almtp --energy_weight=1 --force_weight=0.01 "
            "--stress_weight=0 --iteration_limit=1000 --al_mode=nbh")
     assert cmd in out and "not run (--dry-run)" in out
     assert cmd in (tmp_path / "fit" / "run.sh").read_text()
-    init = (tmp_path / "fit" / "init.almtp").read_text()
-    assert "species_count = 2" in init and init.replace("species_count = 2", "species_count = 1") == TEMPLATE
+    init = read_almtp(tmp_path / "fit" / "init.almtp", require_trained=False)
+    assert init.species_count == 2 and not init.is_trained and init.n_lin == generate_template(8).n_lin
     back = read_cfg(tmp_path / "fit" / "train.cfg", elements=["W", "Cu"])
     assert [a.get_potential_energy() for a in back] == [-40.0, -41.0, -42.0]
     assert list(back[0].arrays["type"]) == [1, 0, 0, 0]
+    assert not (tmp_path / "fit" / "pot.almtp").exists()
 
 
-def test_mtp_runs_when_mlp_is_on_path(tmp_path, train_set, generated_reference, monkeypatch):
+def test_mtp_runs_when_mlp_is_on_path(tmp_path, train_set, generated_reference, monkeypatch, capsys):
     path, _ = train_set
     bindir = _fake_executable(tmp_path / "bin", "mlp")
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     # Continuing from a trained single-species potential: the file is copied byte for byte.
     w_only = tmp_path / "w.extxyz"
-    write_structures(w_only, [bulk("W", "bcc", a=3.16, cubic=True)])
-    from ase.io import read
-    atoms = read(w_only)
+    atoms = bulk("W", "bcc", a=3.16, cubic=True)
     atoms.calc = SinglePointCalculator(atoms, energy=-25.0, forces=np.zeros((2, 3)))
     write_structures(w_only, [atoms])
-    plan = train_mtp([w_only], tmp_path / "fit", init=generated_reference / "W-mlip3-basic.almtp")
-    assert plan["ran"] and plan["returncode"] == 0
+    # An mlp that exits 0 without writing pot.almtp trained nothing: an error, not exit 0.
+    rc = main(["train", "mtp", str(w_only), "-o", str(tmp_path / "fit"), "--init", str(generated_reference / "W-mlip3-basic.almtp")])
+    assert rc == 1 and "wrote no" in capsys.readouterr().err
     called = (tmp_path / "fit" / "called.txt").read_text().split("\n")
     assert called[0] == str((tmp_path / "fit").resolve())
     assert called[1:4] == ["train", "init.almtp", "train.cfg"]
     assert (tmp_path / "fit" / "init.almtp").read_bytes() == (generated_reference / "W-mlip3-basic.almtp").read_bytes()
+    _fake_executable(tmp_path / "bin", "mlp", "cp init.almtp pot.almtp\n")
+    plan = train_mtp([w_only], tmp_path / "fit", init=generated_reference / "W-mlip3-basic.almtp")
+    assert plan["ran"] and plan["returncode"] == 0 and plan["engine"] == "mlp"
     plan = train_mtp([w_only], tmp_path / "fit_mpi", init=generated_reference / "W-mlip3-basic.almtp", mpi=4, run=False)
     assert plan["commands"][0].startswith("mpirun -n 4 mlp train init.almtp train.cfg") and not plan["ran"]
     with pytest.raises(ValueError, match="trained potential for 1 species cannot be refitted to 2"):
@@ -107,5 +97,5 @@ def test_ace_inputs(tmp_path, train_set, capsys):
     assert "  filename: train.pckl.gzip" in text
     back = read_pacemaker(tmp_path / "ace" / "train.pckl.gzip")
     assert back[1].info["energy_corrected"] == pytest.approx(-41.0 + 3 * 4.5 + 3.0)
-    plan = train_ace([path], tmp_path / "ace6", cutoff=6.5, run=True)  # pacemaker is not installed here
+    plan = train_ace([path], tmp_path / "ace6", cutoff=6.5, run=False)
     assert not plan["ran"] and "rcut: 6.5" in (tmp_path / "ace6" / "input.yaml").read_text()

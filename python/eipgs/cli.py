@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from eipgs.build.cli import _add_build
+from eipgs.evaluate import _add_evaluate
+from eipgs.label import _add_label
+from eipgs.train import _add_train
 
 
 def _cmd_plugin_path(args: argparse.Namespace) -> int:
@@ -383,52 +386,6 @@ def _add_convert(sub) -> None:
     p.set_defaults(func=_cmd_convert)
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from eipgs.io.formats import parse_elements
-    from eipgs.io.pacemaker import parse_e0
-    from eipgs.train import train_ace, train_mtp
-
-    elements = parse_elements(args.elements)
-    if args.model == "mtp":
-        plan = train_mtp(args.train, args.outdir, init=args.init, elements=elements, iteration_limit=args.iteration_limit,
-                         mpi=args.mpi, run=not args.dry_run)
-        exe = "mlp"
-    else:
-        plan = train_ace(args.train, args.outdir, elements=elements, e0=parse_e0(args.e0), cutoff=args.cutoff,
-                         run=not args.dry_run)
-        exe = "pacemaker"
-    if plan["ran"]:
-        print(f"ran {plan['folder']}/run.sh: exit status {plan['returncode']}")
-        return int(plan["returncode"] or 0)
-    why = "--dry-run" if args.dry_run else f"`{exe}` is not on PATH"
-    print(f"wrote {plan['folder']} ({plan['structures']} structures); not run ({why}). Run there:")
-    print(f"  cd {plan['folder']}")
-    for line in plan["commands"]:
-        print(f"  {line}")
-    return 0
-
-
-def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="write (and run if possible) MTP (mlp train) or ACE (pacemaker) training")
-    tsub = p.add_subparsers(dest="model", metavar="MODEL")
-    tsub.required = True
-    for name, helptext in (("mtp", "MLIP-3 `mlp train` with the paper's weights (energy 1, force 0.01, stress 0), nbh active set"),
-                           ("ace", "pacemaker input.yaml (cutoff 5 Å) and pace_activeset")):
-        q = tsub.add_parser(name, help=helptext)
-        q.add_argument("train", nargs="+", metavar="TRAIN", help="training set file(s), any format eipgs reads")
-        q.add_argument("-o", "--outdir", required=True, help="training folder")
-        _elements_arg(q)
-        q.add_argument("--dry-run", action="store_true", help="only write the folder and print the commands")
-        if name == "mtp":
-            q.add_argument("--init", required=True, metavar="POT.almtp", help="untrained MLIP-3 template (MTP_templates/16.almtp) or a previous .almtp")
-            q.add_argument("--iteration-limit", type=int, default=1000, help="BFGS iterations (default 1000)")
-            q.add_argument("--mpi", type=int, default=1, help="run under mpirun -n N (default 1)")
-        else:
-            q.add_argument("--cutoff", type=float, default=5.0, help="radial cutoff in Å (default 5, the paper's)")
-            q.add_argument("--e0", action="append", metavar="EL=EV", help="reference energies for energy_corrected")
-        q.set_defaults(func=_cmd_train)
-
-
 def _cmd_report(args: argparse.Namespace) -> int:
     from eipgs.io.formats import parse_elements
     from eipgs.report import report
@@ -603,6 +560,8 @@ SUBCOMMANDS: list[Callable] = [
     _add_train,
     _add_report,
     _add_build,
+    _add_label,
+    _add_evaluate,
 ]
 
 

@@ -30,6 +30,11 @@ __all__ = [
 SUPPORTED_RADIAL_BASES = ("RBChebyshev", "RBChebyshev_repuls")
 _KNOWN_RADIAL_BASES = SUPPORTED_RADIAL_BASES + ("BChebyshev", "BChebyshev_repuls", "RBShapeev", "RBTaylor")
 _WEIGHT_KEYS = ("energy_weight", "force_weight", "stress_weight", "site_en_weight", "weight_scaling")
+# Keys inside the radial-basis block that other writers use for min_dist / max_dist / radial_basis_size.
+_RADIAL_BLOCK_ALIASES = {
+    "min": "min_dist", "max": "max_dist", "size": "radial_basis_size",
+    "min_val": "min_dist", "max_val": "max_dist", "basis_size": "radial_basis_size",
+}
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)", re.IGNORECASE)
 
 
@@ -198,11 +203,11 @@ def _err(source: str, msg: str) -> AlmtpFormatError:
     return AlmtpFormatError(f"{source}: {msg}")
 
 
-def _numbers(text: str, source: str, key: str) -> list[str]:
+def _numbers(text: str, source: str, key: str, where: str = "") -> list[str]:
     inner = text.replace("{", " ").replace("}", " ").replace(",", " ").split()
     for tok in inner:
         if not _NUMBER.fullmatch(tok):
-            raise _err(source, f"bad number {tok!r} in {key}")
+            raise _err(source, f"{where}bad number {tok!r} in {key}")
     return inner
 
 
@@ -218,6 +223,7 @@ def _parse_mtp_text(text: str, source: str, require_trained: bool) -> MTPPotenti
         raise _err(source, f"unsupported MTP version {version!r}; only 'version = 1.1.0' (MLIP-3) is supported")
 
     values: dict[str, str] = {}
+    line_of: dict[str, int] = {}  # key -> 1-based line number, so errors can point at the line
     radial_blocks: list[tuple[str, list[str]]] = []
     has_radial = False
     i = 2
@@ -257,21 +263,26 @@ def _parse_mtp_text(text: str, source: str, require_trained: bool) -> MTPPotenti
         if "=" not in line:
             raise _err(source, f"line {i + 1}: expected 'key = value', found {line[:60]!r}")
         key, value = (s.strip() for s in line.split("=", 1))
+        key_line = i + 1
         if "{" in value:
             value, i = gather(i, value)
         if key in ("scaling",) and "radial_basis_type" in values:
             key = "basis_scaling"  # the tab-indented scaling inside the radial basis block (§1.1)
+        if key in _RADIAL_BLOCK_ALIASES and "radial_basis_type" in values:
+            # motep writes min/max/size inside the radial block (and radial_funcs_count after the
+            # coefficients, which the key = value loop accepts anywhere); older tools wrote
+            # min_val/max_val/basis_size. All name the same three quantities (doc/design/mtp-grade.md §1.1).
+            key = _RADIAL_BLOCK_ALIASES[key]
         if key in values:
-            raise _err(source, f"line {i + 1}: key {key!r} given twice")
+            raise _err(source, f"line {key_line}: key {key!r} given twice (first on line {line_of[key]})")
         values[key] = value
+        line_of[key] = key_line
         i += 1
-
-    aliases = {"min_val": "min_dist", "max_val": "max_dist", "basis_size": "radial_basis_size"}
-    for old, new in aliases.items():
-        if old in values and new not in values:
-            values[new] = values.pop(old)
     if "magnetic_basis_type" in values:
         raise _err(source, "magnetic MTPs (magnetic_basis_type) are not supported")
+
+    def at(key: str) -> str:
+        return f"line {line_of[key]}: " if key in line_of else ""
 
     def need(key: str) -> str:
         if key not in values:
@@ -279,20 +290,22 @@ def _parse_mtp_text(text: str, source: str, require_trained: bool) -> MTPPotenti
         return values[key]
 
     def need_int(key: str) -> int:
+        text = need(key)  # outside the try: its AlmtpFormatError is a ValueError too
         try:
-            return int(need(key))
+            return int(text)
         except ValueError:
-            raise _err(source, f"{key} must be an integer, got {values[key]!r}") from None
+            raise _err(source, f"{at(key)}{key} must be an integer, got {values[key]!r}") from None
 
     def need_float(key: str, default: float | None = None) -> float:
         if default is not None and key not in values:
             return default
+        text = need(key)
         try:
-            v = float(need(key))
+            v = float(text)
         except ValueError:
-            raise _err(source, f"{key} must be a number, got {values[key]!r}") from None
+            raise _err(source, f"{at(key)}{key} must be a number, got {values[key]!r}") from None
         if not math.isfinite(v):
-            raise _err(source, f"{key} is not finite ({v})")
+            raise _err(source, f"{at(key)}{key} is not finite ({v})")
         return v
 
     rbt = need("radial_basis_type")
@@ -314,22 +327,22 @@ def _parse_mtp_text(text: str, source: str, require_trained: bool) -> MTPPotenti
 
     def int_table(key: str, count_key: str, width: int) -> np.ndarray:
         count = need_int(count_key)
-        toks = _numbers(need(key), source, key)
+        toks = _numbers(need(key), source, key, at(key))
         if len(toks) != count * width:
-            raise _err(source, f"{key} has {len(toks)} numbers, expected {count_key} × {width} = {count * width} (wrong counts)")
+            raise _err(source, f"{at(key)}{key} has {len(toks)} numbers, expected {count_key} × {width} = {count * width} (wrong counts)")
         try:
             arr = np.array([int(t) for t in toks], dtype=np.int64)
         except ValueError:
-            raise _err(source, f"{key} must hold integers") from None
+            raise _err(source, f"{at(key)}{key} must hold integers") from None
         return arr.reshape(count, width) if width > 1 else arr
 
     def float_list(key: str, count: int) -> np.ndarray:
-        toks = _numbers(need(key), source, key)
+        toks = _numbers(need(key), source, key, at(key))
         if len(toks) != count:
-            raise _err(source, f"{key} has {len(toks)} values, expected {count} (wrong counts)")
+            raise _err(source, f"{at(key)}{key} has {len(toks)} values, expected {count} (wrong counts)")
         arr = np.array([float(t) for t in toks])
         if not np.all(np.isfinite(arr)):
-            raise _err(source, f"{key} contains NaN or inf")
+            raise _err(source, f"{at(key)}{key} contains NaN or inf")
         return arr
 
     n_mom = need_int("alpha_moments_count")

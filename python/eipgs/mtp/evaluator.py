@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from eipgs.io.almtp import MTPPotential
 
-__all__ = ["MTPEvaluator", "SiteResult", "radial_basis"]
+__all__ = ["MTPEvaluator", "SiteResult", "EFSResult", "radial_basis", "radial_basis_derivative", "energy_forces_stress", "site_energy_gradients"]
 
 
 def radial_basis(r: np.ndarray, pot: MTPPotential) -> np.ndarray:
@@ -234,3 +234,155 @@ class MTPEvaluator:
         for i0, i1, mult, i3, _, back in reversed(self._levels):
             t = mult * g[i3]
             g += back @ np.concatenate([t * MT[i1], t * MT[i0]])
+
+
+def radial_basis_derivative(r: np.ndarray, pot: MTPPotential) -> tuple[np.ndarray, np.ndarray]:
+    """(Q_β(r), dQ_β/dr), each of shape (len(r), R): the derivative of :func:`radial_basis`.
+
+    dQ_β/dr = s·[T′_β(ξ)·dξ/dr·(r − R_cut)² + 2·T_β(ξ)·(r − R_cut)], with T′ from the Chebyshev
+    recursion T′_β = 2·T_{β−1} + 2ξ·T′_{β−1} − T′_{β−2}. Below R_min RBChebyshev_repuls is constant
+    (clamped), so its derivative there is zero.
+    """
+    r_in = np.asarray(r, dtype=float)
+    r_min, r_cut = pot.min_dist, pot.max_dist
+    r = np.maximum(r_in, r_min) if pot.radial_basis_type == "RBChebyshev_repuls" else r_in
+    xi = (2.0 * r - (r_min + r_cut)) / (r_cut - r_min)
+    dxi = 2.0 / (r_cut - r_min)
+    s = pot.effective_scaling
+    env, denv = s * (r - r_cut) ** 2, 2.0 * s * (r - r_cut)
+    T = np.empty(r.shape + (pot.R,))
+    dT = np.empty_like(T)
+    T[..., 0], dT[..., 0] = 1.0, 0.0
+    T[..., 1], dT[..., 1] = xi, 1.0
+    for beta in range(2, pot.R):
+        T[..., beta] = 2.0 * xi * T[..., beta - 1] - T[..., beta - 2]
+        dT[..., beta] = 2.0 * T[..., beta - 1] + 2.0 * xi * dT[..., beta - 1] - dT[..., beta - 2]
+    Q = T * env[..., None]
+    dQ = dT * (dxi * env)[..., None] + T * denv[..., None]
+    if pot.radial_basis_type == "RBChebyshev_repuls":
+        dQ[r_in < r_min] = 0.0
+    return Q, dQ
+
+
+def site_energy_gradients(self: MTPEvaluator, n_centres, centre_species, pair_centre, pair_species, D):
+    """Site energies V_i and, per pair p = (i, j), g_p = ∂V_i/∂D_p (D_p = r_j − r_i), in input order.
+
+    ``self`` is an :class:`MTPEvaluator`. Reverse mode through the moment tensors of its ``evaluate``: the seed
+    g = ∂V/∂M is swept back through ``alpha_index_times``; for a basic moment
+    M_{μ,a} = Σ_j f_μ(r_j)·U_a(û_j) with U_a = x̂^a1 ŷ^a2 ẑ^a3 of degree ν_a,
+
+        ∂M/∂D = f′_μ U_a û + f_μ (∇_û U_a − ν_a U_a û) / r
+
+    (the projection (I − ûûᵀ)/r of the gradient on the unit sphere, with û·∇_û U_a = ν_a U_a).
+    """
+    pot = self.pot
+    C, K, R = pot.C, pot.K, pot.R
+    N = int(n_centres)
+    centre_species = np.asarray(centre_species, dtype=np.int64)
+    pair_centre = np.asarray(pair_centre, dtype=np.int64)
+    pair_species = np.asarray(pair_species, dtype=np.int64)
+    D = np.asarray(D, dtype=float).reshape(-1, 3)
+    npair = len(pair_centre)
+    order = None
+    if npair and np.any(np.diff(pair_centre) < 0):
+        order = np.argsort(pair_centre, kind="stable")
+        pair_centre, pair_species, D = pair_centre[order], pair_species[order], D[order]
+    counts = np.bincount(pair_centre, minlength=N)
+    n_max = int(counts.max(initial=0))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(npair) - starts[pair_centre]
+
+    r = np.sqrt(np.einsum("ij,ij->i", D, D))
+    Q, dQ = radial_basis_derivative(r, pot)
+    Qs = np.zeros((N, n_max, C, R))
+    Qs[pair_centre, slot, pair_species] = Q
+    dQs = np.zeros((N, n_max, C, R))
+    dQs[pair_centre, slot, pair_species] = dQ
+    Qs, dQs = Qs.reshape(N, n_max, C * R), dQs.reshape(N, n_max, C * R)
+    u = D / r[:, None] if npair else np.zeros((0, 3))
+    # Monomials and their gradients in û from powers of the components.
+    deg = int(self.ang.max(initial=0))
+    pw = np.ones((3, deg + 1, npair))
+    for k in range(1, deg + 1):
+        pw[:, k] = pw[:, k - 1] * u.T
+    a, b, c = self.ang[:, 0], self.ang[:, 1], self.ang[:, 2]
+    mono = pw[0, a] * pw[1, b] * pw[2, c]  # (n_ang, P)
+    dmono = np.zeros((self.n_ang, npair, 3))
+    dmono[..., 0] = (a[:, None] * pw[0, np.maximum(a - 1, 0)] * pw[1, b] * pw[2, c])
+    dmono[..., 1] = (b[:, None] * pw[0, a] * pw[1, np.maximum(b - 1, 0)] * pw[2, c])
+    dmono[..., 2] = (c[:, None] * pw[0, a] * pw[1, b] * pw[2, np.maximum(c - 1, 0)])
+    nu = (a + b + c).astype(float)
+    Ua = np.zeros((N * n_max, self.n_ang))
+    Ua[pair_centre * n_max + slot] = mono.T
+    Ua = Ua.reshape(N, n_max, self.n_ang)
+    coeff = self.coeff_by_centre[centre_species]  # (N, C·R, K)
+    F = Qs @ coeff
+    dF = dQs @ coeff
+    Mfull = (F.transpose(0, 2, 1) @ Ua).reshape(N, K * self.n_ang)
+    MT = np.zeros((self.n_mom, N))
+    MT[: self.n_basic] = Mfull[:, self.basic_slot].T
+    self._forward(MT)
+    energy = pot.species_coeffs[centre_species] + MT[self.mapping].T @ pot.moment_coeffs
+    g = np.repeat(self.seed[:, None], N, axis=1)
+    self._backward(MT, g)
+    gM = np.zeros((N, K * self.n_ang))
+    gM[:, self.basic_slot] = g[: self.n_basic].T
+    gM = gM.reshape(N, K, self.n_ang)
+    H = Ua @ gM.transpose(0, 2, 1)  # (N, n_max, K): Σ_a gM[μ, a] U_a
+    radial_term = np.einsum("ijk,ijk->ij", dF, H)[pair_centre, slot]  # Σ_μ f′_μ Σ_a gM U_a
+    Ga = (F @ gM)[pair_centre, slot]  # (P, n_ang): Σ_μ f_μ gM[μ, a]
+    tangential = np.einsum("pa,apx->px", Ga, dmono)
+    radial_of_angular = np.einsum("pa,ap->p", Ga * nu, mono)
+    grad = (radial_term - radial_of_angular / r)[:, None] * u + tangential / r[:, None]
+    if order is not None:
+        back = np.empty_like(grad)
+        back[order] = grad
+        grad = back
+    return energy, grad
+
+
+
+@dataclass
+class EFSResult:
+    """Energy, forces and (periodic cells) stress of one configuration, ASE conventions."""
+
+    energy: float
+    site_energies: np.ndarray  # (N,)
+    forces: np.ndarray  # (N, 3), −∂E/∂r
+    stress: np.ndarray | None  # (3, 3) eV/Å³, (1/V)·∂E/∂ε; None without a 3-D periodic cell
+
+
+def energy_forces_stress(evaluator: MTPEvaluator, positions: np.ndarray, cell: np.ndarray, pbc,
+                         species: np.ndarray, chunk: int = 2048) -> EFSResult:
+    """E = Σ_i V_i, F = −∇E and σ = (1/V)·Σ_p g_p ⊗ D_p of a configuration (species index per atom ≥ 0).
+
+    Each pair p = (i, j) moves V_i by g_p·dD_p with D_p = r_j − r_i, so it adds g_p to F_j's negative
+    and to F_i; under a homogeneous strain D_p → (1 + ε)D_p, which gives the virial sum.
+    """
+    from eipgs.mtp.neighbours import neighbour_pairs
+
+    pot = evaluator.pot
+    species = np.asarray(species, dtype=np.int64)
+    n = len(species)
+    if n and (species.min() < 0 or species.max() >= pot.C):
+        raise ValueError(f"species indices must be in 0..{pot.C - 1} for {pot.source}")
+    i, j, D = neighbour_pairs(positions, cell, pbc, pot.max_dist)
+    site = np.zeros(n)
+    forces = np.zeros((n, 3))
+    virial = np.zeros((3, 3))
+    bounds = np.append(np.searchsorted(i, np.arange(n)), len(i))
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        p0, p1 = bounds[start], bounds[stop]
+        e, grad = site_energy_gradients(evaluator, stop - start, species[start:stop], i[p0:p1] - start,
+                                                  species[j[p0:p1]], D[p0:p1])
+        site[start:stop] = e
+        np.add.at(forces, i[p0:p1], grad)
+        np.add.at(forces, j[p0:p1], -grad)
+        virial += grad.T @ D[p0:p1]
+    stress = None
+    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    if pbc.all():
+        volume = abs(np.linalg.det(np.asarray(cell, dtype=float)))
+        stress = 0.5 * (virial + virial.T) / volume
+    return EFSResult(energy=float(site.sum()), site_energies=site, forces=forces, stress=stress)
