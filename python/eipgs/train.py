@@ -158,8 +158,9 @@ backend:
 
 def train_ace(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, elements: Sequence[str] | None = None,
               e0: Mapping[str, float] | None = None, cutoff: float = 5.0, run: bool = True,
-              yaml_options: Mapping[str, object] | None = None) -> TrainPlan:
-    """Write ``outdir`` with ``train.pckl.gzip``, ``input.yaml`` and ``run.sh``; run it if pacemaker is on PATH."""
+              yaml_options: Mapping[str, object] | None = None, backend: str = "auto") -> TrainPlan:
+    """Write ``outdir`` with ``train.pckl.gzip``, ``input.yaml`` and ``run.sh``; with ``run``, fit with pacemaker
+    from python-ace and build the ``.asi`` active set (:func:`eipgs.ace.fit`; an error if python-ace is absent)."""
     from eipgs.convert import convert
     from eipgs.io.formats import read_structures
 
@@ -178,6 +179,10 @@ def train_ace(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
         "pacemaker input.yaml",
         "pace_activeset -d fitting_data_info.pckl.gzip output_potential.yaml  # active set for extrapolation grades",
     ]
-    script = _write_run_script(folder, commands)
-    ran, rc = _maybe_run(folder, script, ["pacemaker", "pace_activeset"], run)
-    return TrainPlan(folder=str(folder), commands=commands, ran=ran, returncode=rc, structures=n)
+    _write_run_script(folder, commands)
+    if not run:
+        return TrainPlan(folder=str(folder), commands=commands, ran=False, returncode=None, structures=n)
+    from eipgs.ace import fit
+
+    result = fit(folder, list(elements), cutoff=cutoff, backend=backend, yaml_options=yaml_options)
+    return TrainPlan(folder=str(folder), commands=commands, ran=True, returncode=0, structures=n, **result)
