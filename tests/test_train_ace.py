@@ -7,6 +7,8 @@ Structures are bcc W cells made with ASE and labelled by the Zhou EAM through LA
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -104,28 +106,26 @@ def test_train_ace_fits_with_the_pyace_evaluator(tmp_path):
     train += _cells(tmp_path, [0.05, 0.1], scale=0.97, seed=30) + _cells(tmp_path, [0.05, 0.1], scale=1.03, seed=40)
     write_pacemaker(tmp_path / "train.pckl.gzip", train)
     plan = train_ace([tmp_path / "train.pckl.gzip"], tmp_path / "fit", elements=["W"], backend="pyace",
-                     yaml_options={"number_of_functions": 8, "maxiter": 15, "test_size": 0})
+                     yaml_options={"number_of_functions": 8, "maxiter": 12, "test_size": 0})
     fit = tmp_path / "fit"
     assert plan["ran"] and plan["backend"] == "pyace"
     assert "evaluator: pyace" in (fit / "input.yaml").read_text() and "test_size" not in (fit / "input.yaml").read_text()
     assert plan["potential"] == fit / "output_potential.yaml" and plan["active_set"] == fit / "output_potential.asi"
     log = (fit / "train.log").read_text()
     losses = [float(m.group(2)) for m in ace._ITERATION.finditer(log)]
-    assert len(losses) >= 5 and losses[-1] < losses[0]
+    assert len(losses) >= 10 and losses[-1] < losses[0] / 3
 
-    # The fitted potential against the EAM labels: per-atom energies spread over ~0.1 eV/atom across the
-    # strained cells; the fit must do better than predicting their mean.
+    # The saved potential, evaluated by pyace's calculator against the EAM labels, must reproduce the energy
+    # RMSE that pacemaker reported for its last iteration: the file holds the fitted model, fitted to these data.
+    reported = [float(x) for x in re.findall(r"Iteration\s+#\d+.*?RMSE Energy\(low\):\s*([0-9.]+)", log)]
     calc = pyace.PyACECalculator(str(plan["potential"]))
-    predicted, reference = [], []
+    errors = []
     for atoms in train:
         work = atoms.copy()
         work.calc = calc
-        predicted.append(work.get_potential_energy() / len(work))
-        reference.append(atoms.get_potential_energy() / len(atoms))
-    predicted, reference = np.array(predicted), np.array(reference)
-    assert np.all(np.isfinite(predicted))
-    rmse = np.sqrt(np.mean((predicted - reference) ** 2))
-    assert rmse < np.std(reference)
+        errors.append((work.get_potential_energy() - atoms.get_potential_energy()) / len(atoms))
+    rmse = float(np.sqrt(np.mean(np.square(errors))))
+    assert np.all(np.isfinite(errors)) and rmse == pytest.approx(reported[-1] / 1000.0, rel=0.01)
     gamma = ace.grades(plan["potential"], plan["active_set"], train)
     assert all(np.all(np.isfinite(g)) for g in gamma)
 
