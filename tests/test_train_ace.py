@@ -132,7 +132,7 @@ def test_train_ace_fits_with_the_pyace_evaluator(tmp_path):
 
 @pytest.mark.skipif(ace.tensorpot_problem() is None, reason="tensorpotential works here")
 def test_explicit_tensorpot_backend_without_it_fails_clearly(tmp_path):
-    with pytest.raises(ace.AceError, match=r"tensorpot evaluator cannot run: .*pip install .*--backend pyace"):
+    with pytest.raises(ace.AceError, match=r"tensorpot evaluator cannot run: .*pip install .*backend='pyace'"):
         ace.resolve_backend("tensorpot")
     assert ace.resolve_backend("auto") == "pyace"
 

@@ -92,7 +92,7 @@ def resolve_backend(backend: str = "auto") -> str:
     problem = tensorpot_problem()
     if backend == "tensorpot" and problem:
         raise AceError(f"pacemaker's tensorpot evaluator cannot run: {problem}; or use the pyace evaluator "
-                       "(--backend pyace: scipy, CPU only, slower)")
+                       "(backend='pyace': scipy, CPU only, slower)")
     return "pyace" if problem else "tensorpot"
 
 
@@ -264,7 +264,7 @@ def fit(folder: str | os.PathLike, elements: Sequence[str], *, cutoff: float = 5
     _require_pyace("eipgs train ace")
     folder = Path(folder)
     chosen = resolve_backend(backend)
-    if chosen != backend and message:
+    if backend == "auto" and chosen == "pyace" and message:
         message(f"eipgs train ace: tensorpot evaluator unavailable ({tensorpot_problem()}); "
                 "fitting with pacemaker's pyace evaluator (scipy, CPU only, slower)")
     write_input(folder, elements, cutoff=cutoff, backend=chosen, yaml_options=yaml_options)
