@@ -25,7 +25,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -482,8 +481,9 @@ backend:
 
 def train_ace(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, elements: Sequence[str] | None = None,
               e0: Mapping[str, float] | None = None, cutoff: float = 5.0, run: bool = True,
-              yaml_options: Mapping[str, object] | None = None) -> TrainPlan:
-    """Write ``outdir`` with ``train.pckl.gzip``, ``input.yaml`` and ``run.sh``; run it if pacemaker is on PATH."""
+              yaml_options: Mapping[str, object] | None = None, backend: str = "auto") -> TrainPlan:
+    """Write ``outdir`` with ``train.pckl.gzip``, ``input.yaml`` and ``run.sh``; with ``run``, fit with pacemaker
+    from python-ace and build the ``.asi`` active set (:func:`eipgs.ace.fit`; an error if python-ace is absent)."""
     from eipgs.convert import convert
     from eipgs.io.formats import read_structures
 
@@ -502,62 +502,24 @@ def train_ace(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
         "pacemaker input.yaml",
         "pace_activeset -d fitting_data_info.pckl.gzip output_potential.yaml  # active set for extrapolation grades",
     ]
-    script = _write_run_script(folder, commands)
-    if run and _tool("pacemaker") and not _ace_fitting_backend():
-        raise RuntimeError(
-            "pacemaker is installed but its fitting backend is not: `tensorpotential` (and TensorFlow) cannot be "
-            f"imported, so nothing can be trained. The inputs are in {folder}; install tensorpotential there or fit "
-            "elsewhere, then build the active set with `pace_activeset` (see doc/cli_train.md)"
-        )
-    ran, rc = _maybe_run(folder, script, ["pacemaker", "pace_activeset"], run)
-    if ran and rc != 0:
-        raise RuntimeError(f"{folder}/run.sh (pacemaker) failed with exit status {rc}")
-    return TrainPlan(folder=str(folder), commands=commands, ran=ran, returncode=rc, structures=n)
+    _write_run_script(folder, commands)
+    if not run:
+        return TrainPlan(folder=str(folder), commands=commands, ran=False, returncode=None, structures=n)
+    from eipgs.ace import fit
 
-
-def _tool(name: str) -> str | None:
-    """An executable of this Python environment (pip-installed tools), else on PATH."""
-    here = Path(sys.prefix) / "bin" / name
-    return str(here) if here.is_file() else shutil.which(name)
-
-
-def _ace_fitting_backend() -> bool:
-    """pacemaker fits through tensorpotential (TensorFlow); python-ace alone cannot fit."""
-    import importlib.util
-
-    return importlib.util.find_spec("tensorpotential") is not None
+    result = fit(folder, list(elements), cutoff=cutoff, backend=backend, yaml_options=yaml_options)
+    return TrainPlan(folder=str(folder), commands=commands, ran=True, returncode=0, structures=n, **result)
 
 
 def ace_active_set(potential_yaml: str | os.PathLike, dataset: Sequence[str | os.PathLike],
                    output: str | os.PathLike | None = None, *, elements: Sequence[str] | None = None,
                    e0: Mapping[str, float] | None = None) -> Path:
     """The ACE extrapolation-grade active set (``.asi``) of ``potential_yaml`` over ``dataset``, by python-ace's
-    ``pace_activeset`` (MaxVol over the per-atom projections). ``dataset`` is any file(s) eipgs reads; it is
-    converted to a pacemaker pickle first. Returns the ``.asi`` path (default: next to the potential)."""
-    import tempfile
+    ``pace_activeset`` (:func:`eipgs.ace.build_active_set`). Returns the ``.asi`` path (default: next to the
+    potential)."""
+    from eipgs.ace import build_active_set
 
-    from eipgs.convert import convert
-
-    exe = _tool("pace_activeset")
-    if exe is None:
-        raise RuntimeError("pace_activeset not found: install python-ace (`pip install 'eipgs[train]'`)")
-    potential_yaml = Path(potential_yaml).resolve()
-    if not potential_yaml.is_file():
-        raise FileNotFoundError(f"ACE potential not found: {potential_yaml}")
-    out = Path(output) if output else potential_yaml.with_suffix(".asi")
-    with tempfile.TemporaryDirectory(prefix="eipgs-ace-") as tmp:
-        data = Path(tmp) / "data.pckl.gzip"
-        convert(list(dataset), data, elements=elements, e0=e0)
-        work = Path(tmp) / potential_yaml.name
-        shutil.copy(potential_yaml, work)
-        proc = subprocess.run([exe, "-d", str(data), work.name], cwd=tmp, capture_output=True, text=True)
-        produced = work.with_suffix(".asi")
-        if proc.returncode != 0 or not produced.is_file():
-            raise RuntimeError(f"pace_activeset failed (exit {proc.returncode}): {(proc.stdout + proc.stderr)[-1500:]}")
-        tmp_out = out.with_name(f".{out.name}.part")
-        shutil.copy(produced, tmp_out)
-        os.replace(tmp_out, out)
-    return out
+    return build_active_set(potential_yaml, list(dataset), output, elements=elements, e0=e0)
 
 
 def _cmd_train(args) -> int:
@@ -587,23 +549,22 @@ def _cmd_train(args) -> int:
               f"filled), {plan['folder']}/train.log")
         return 0
     plan = train_ace(args.train, args.outdir, elements=elements, e0=parse_e0(args.e0), cutoff=args.cutoff,
-                     run=not args.dry_run)
+                     run=not args.dry_run, backend=args.backend)
     if plan["ran"]:
-        print(f"ran {plan['folder']}/run.sh: exit status {plan['returncode']}")
-        return int(plan["returncode"] or 0)
-    print(f"wrote {plan['folder']} ({plan['structures']} structures); not run "
-          f"({'--dry-run' if args.dry_run else '`pacemaker` is not on PATH'}). Run there:")
+        print(f"fitted {plan['potential']} (pacemaker, {plan['backend']} evaluator) and its active set "
+              f"{plan['active_set']}; log {plan['log']}")
+        return 0
+    print(f"wrote {plan['folder']} ({plan['structures']} structures); not run (--dry-run). Run there:")
     print(f"  cd {plan['folder']}")
     for line in plan["commands"]:
         print(f"  {line}")
-    if args.dry_run:
-        return 0
-    print("eipgs train: error: nothing was trained (pacemaker is not on PATH); see doc/cli_train.md", file=sys.stderr)
-    return 1
+    return 0
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train an MTP (motep or MLIP-3) or prepare an ACE fit (pacemaker)")
+    from eipgs.ace import BACKENDS
+
+    p = sub.add_parser("train", help="train an MTP (motep or MLIP-3) or an ACE potential (pacemaker from python-ace)")
     tsub = p.add_subparsers(dest="model", metavar="MODEL")
     tsub.required = True
     q = tsub.add_parser("mtp", help="fit an MTP with motep (or MLIP-3 mlp): pot.mtp, pot.almtp with its active set",
@@ -627,11 +588,13 @@ def _add_train(sub) -> None:
     q.add_argument("--dry-run", action="store_true", help="only write the inputs (train.cfg, init.mtp / run.sh)")
     q.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     q.set_defaults(func=_cmd_train)
-    q = tsub.add_parser("ace", help="pacemaker input.yaml (cutoff 5 Å) and pace_activeset")
+    q = tsub.add_parser("ace", help="fit an ACE potential with pacemaker (cutoff 5 Å) and build its .asi active set")
     q.add_argument("train", nargs="+", metavar="TRAIN", help="training set file(s), any format eipgs reads")
     q.add_argument("-o", "--outdir", required=True, help="training folder")
     q.add_argument("--elements", nargs="+", metavar="EL", help="type → element map (`W Cu` or `W,Cu`)")
     q.add_argument("--dry-run", action="store_true", help="only write the folder and print the commands")
     q.add_argument("--cutoff", type=float, default=5.0, help="radial cutoff in Å (default 5, the paper's)")
     q.add_argument("--e0", action="append", metavar="EL=EV", help="reference energies for energy_corrected")
+    q.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="pacemaker's evaluator: tensorpot (TensorFlow) if usable, else pyace (scipy, CPU) (default auto)")
     q.set_defaults(func=_cmd_train)

@@ -248,8 +248,16 @@ def write_pacemaker(
     normalize_weights: bool = True,
 ) -> None:
     """Write structures as a gzip-compressed pacemaker pickle (see :func:`atoms_to_dataframe`)."""
+    import pandas as pd
+
     path = Path(path)
     df = atoms_to_dataframe(atoms_list, e0=e0, normalize_weights=normalize_weights, source=str(path))
+    # pandas 3 pickles text as its new string dtype, which pandas 2 cannot unpickle (NotImplementedError);
+    # tensorpotential, pacemaker's fitting backend, requires pandas < 3. Plain object columns read in both.
+    for column in df.columns:
+        if pd.api.types.is_string_dtype(df[column].dtype) and df[column].dtype != object:
+            df[column] = df[column].astype(object)
+    df.columns = pd.Index(list(df.columns), dtype=object)
     # protocol 4 keeps the file readable by the Python 3.7/3.8 environments pacemaker often runs in.
     from eipgs.io.atomic import atomic_path
 
