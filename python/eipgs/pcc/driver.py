@@ -396,11 +396,15 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
             if sum(f.matched for f in grains) < MIN_GRAIN_COVERAGE:
                 grains = []
         plan["grains"] = len(grains)
+        bicrystal = []
         if len(grains) == 2 and min(f.matched for f in grains) >= MIN_BICRYSTAL_GRAIN:
-            for t in _bicrystal_tasks(clusters[i], core, grains, grain_of, settings, base):
+            bicrystal = _bicrystal_tasks(clusters[i], core, grains, grain_of, settings, base)
+            for t in bicrystal:
                 grids[i].append((tuple(np.linalg.norm(t["cell"], axis=1)), (0.0, 0.0, 0.0), t["variant"]))
                 t["point"] = len(grids[i]) - 1
                 tasks.append(t)
+        # with bicrystal cells the grid is only the fallback: one seed per box
+        grid_repeats = 1 if bicrystal else settings.repeats
         # every grid point, skipping boxes that cannot satisfy the cap or the periodic-image
         # condition of pcc-method.md §10 (4) before spending any time on them
         half = np.abs(core.positions).max(axis=0)
@@ -414,7 +418,7 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
             if min(lengths[a] - half[a] for a in range(3)) < fill.cutoff:
                 skipped[(i, j)] = "skipped: periodic images of the core would enter the cutoff sphere"
                 continue
-            for r in range(settings.repeats):
+            for r in range(grid_repeats):
                 tasks.append(dict(cluster=i, point=j, core=core, cell=np.diag(lengths), potential=potential,
                                   insert_element=insert_element, seed=_seed(settings.seed, i, j, r), fill=fill,
                                   variant="grid"))
