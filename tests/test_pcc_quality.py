@@ -174,3 +174,26 @@ def test_grain_boundary_core_beats_the_authors_recipe(w_eam):
     assert row["excess_energy"] < theirs_excess - 10.0  # eV
     assert row["excess_energy"] / len(cell) < theirs_excess / len(theirs.atoms)
     assert row["bulk_fraction"] > theirs_bulk + 0.1
+
+
+def test_boundary_with_a_majority_grain_is_not_fitted_as_one_strained_lattice(w_eam):
+    """Σ5 (210)[001] (53.13°): one lattice matches 66 % of the core, and a single fit through both
+    grains is a strained compromise (its crystal would be the reference). With two grains of ≥ 20 %
+    the core is a grain boundary: reference = the unstrained crystal (here checked against the
+    perfect bcc crystal at the Zhou lattice constant, LAMMPS run 0), and a bicrystal cell wins."""
+    from ase.build import bulk as ase_bulk
+
+    from eipgs.pcc.cell import crystal_energy
+
+    cluster = grain_boundary_cluster(angle=53.13)
+    single, _ = fit_lattice(cluster, 6.0)
+    assert single is not None and single.matched < 0.7  # the old path took this compromise lattice
+    result = reconstruct([cluster], PccSettings(potential=w_eam), progress=False)
+    row = result.rows[0]
+    assert row["status"] == "ok" and row["variant"].startswith("bicrystal"), row
+    assert row["lattice"] == "none" and "grain boundary" in row["lattice_note"]
+    crystal = ase_bulk("W", "bcc", a=A_W, cubic=True).repeat(3)
+    e_bcc = crystal_energy(crystal.cell[:], crystal.positions - crystal.cell.sum(axis=0) / 2, w_eam, "W", "eam/alloy")
+    assert row["e_ref"] == pytest.approx(e_bcc, abs=2e-4)
+    assert 0.0 < row["excess_energy"] < 60.0  # two boundaries of ~1e2 Å² each, not a strained-reference artefact
+    assert neighbourhood_deviation(cluster, find_center(cluster), result.cells[0], 0, 5.0) < 1e-8

@@ -358,6 +358,17 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
             continue
         plan = {"host": host_default, "why": "", "lattice": None}
         fit, why = (None, "grid mode") if settings.mode == "grid" else fit_lattice(clusters[i], settings.core_radius)
+        grains, grain_of = ([], None)
+        if settings.mode in ("auto", "all"):
+            grains, grain_of = fit_grains(clusters[i], settings.core_radius)
+            if sum(f.matched for f in grains) < MIN_GRAIN_COVERAGE:
+                grains = []
+        boundary = len(grains) == 2 and min(f.matched for f in grains) >= MIN_BICRYSTAL_GRAIN
+        if boundary and fit is not None:
+            # one lattice through both grains is a compromise (strained, large residual): the core is
+            # a grain boundary, whose reference is the unstrained crystal and whose cells are bicrystals
+            fit, why = None, (f"grain boundary: two grains hold {grains[0].matched:.0%} and "
+                              f"{grains[1].matched:.0%} of the core")
         if fit is not None:
             plan.update(host=fit.structure, lattice=fit)
             cell, sites = lattice_sites(fit, (4, 4, 4))
@@ -390,14 +401,9 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
         if not run_grid:
             continue
         # grains: the grid boxes seeded with the lattices of the core's grains (grain boundaries)
-        grains, grain_of = ([], None)
-        if settings.mode in ("auto", "all"):
-            grains, grain_of = fit_grains(clusters[i], settings.core_radius)
-            if sum(f.matched for f in grains) < MIN_GRAIN_COVERAGE:
-                grains = []
         plan["grains"] = len(grains)
         bicrystal = []
-        if len(grains) == 2 and min(f.matched for f in grains) >= MIN_BICRYSTAL_GRAIN:
+        if boundary:
             bicrystal = _bicrystal_tasks(clusters[i], core, grains, grain_of, settings, base)
             for t in bicrystal:
                 grids[i].append((tuple(np.linalg.norm(t["cell"], axis=1)), (0.0, 0.0, 0.0), t["variant"]))

@@ -16,7 +16,7 @@ falls back to the grid of orthogonal boxes relaxed to zero pressure.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ase import Atoms
@@ -412,11 +412,20 @@ def bicrystal_cells(atoms: Atoms, fits: list[LatticeFit], grain: np.ndarray, cor
             continue
         sites = []
         for g, fit in enumerate(fits):
-            pts = _lattice_points(fit, cell)
+            # the cell's vectors are translations of this grain only to within the fit's noise:
+            # strain the grain (by at most CSL_TOLERANCE) so that they are exactly, and its sites
+            # repeat with the cell
+            P = PRIMITIVE[fit.structure]
+            m = np.round(np.linalg.solve(fit.F @ P, cell.T))
+            exact = replace(fit, F=cell.T @ np.linalg.inv(m) @ np.linalg.inv(P))
+            pts = _lattice_points(exact, cell)
             s = pts @ normal - offset
             s -= height * np.floor(s / height + 0.5)  # height of the site above the source boundary, in [-h/2, h/2)
             sites.append(pts[(s >= 0) if g == 1 else (s < 0)])
-        out.append(Bicrystal(cell, np.vstack(sites), normal, float(offset), float(height)))
+        sites = np.vstack(sites)
+        if len(sites) > 1.05 * abs(np.linalg.det(cell)) / volume_per_site:
+            continue  # not commensurate after all (a coincidence that was a near miss)
+        out.append(Bicrystal(cell, sites, normal, float(offset), float(height)))
         if len(out) == count:
             break
     return out, "" if out else f"bicrystal: no coincidence cell under the cap of {max_atoms} atoms clears the core's images"
