@@ -128,9 +128,9 @@ def test_sigma5_bicrystal_cell_is_a_coincidence_cell():
     second boundary beyond the 6 Å core."""
     cluster = grain_boundary_cluster()
     core = cut_core(cluster, find_center(cluster), 6.0, 5.0)
-    grains, grain_of = fit_grains(cluster, 6.0)
+    grains, _ = fit_grains(cluster, 6.0)
     assert len(grains) == 2
-    cells, why = bicrystal_cells(cluster, grains, grain_of, core.positions, 5.0, 140)
+    cells, why = bicrystal_cells(cluster, grains, core.positions, 5.0, 140)
     assert cells, why
     for bi in cells:
         for fit in grains:

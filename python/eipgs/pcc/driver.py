@@ -266,14 +266,14 @@ def _lattice_tasks(i: int, cluster: Atoms, core: Atoms, fit: LatticeFit, setting
     return tasks, "" if tasks else "no cell of whole lattice cells fits under the atom cap"
 
 
-def _bicrystal_tasks(cluster: Atoms, core: Atoms, grains: list[LatticeFit], grain_of: np.ndarray,
-                     settings: PccSettings, base: dict) -> list[dict]:
+def _bicrystal_tasks(cluster: Atoms, core: Atoms, grains: list[LatticeFit], settings: PccSettings,
+                     base: dict) -> list[dict]:
     """Cells continuing both grains of a grain-boundary core: coincidence-lattice bicrystals seeded
     with each grain's sites on its side (lattice.bicrystal_cells), box fixed and relaxed to zero
     pressure; then the Monte Carlo fill completes them as for lattice cells."""
     fill = settings.fill
     clearance = min(fill.overlap, 0.8 * grains[0].nearest)
-    cells, _ = bicrystal_cells(cluster, grains, grain_of, core.positions, fill.cutoff, fill.max_atoms,
+    cells, _ = bicrystal_cells(cluster, grains, core.positions, fill.cutoff, fill.max_atoms,
                                count=BICRYSTAL_CELLS)
     tasks = []
     for bi in cells:
@@ -404,7 +404,7 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
         plan["grains"] = len(grains)
         bicrystal = []
         if boundary:
-            bicrystal = _bicrystal_tasks(clusters[i], core, grains, grain_of, settings, base)
+            bicrystal = _bicrystal_tasks(clusters[i], core, grains, settings, base)
             for t in bicrystal:
                 grids[i].append((tuple(np.linalg.norm(t["cell"], axis=1)), (0.0, 0.0, 0.0), t["variant"]))
                 t["point"] = len(grids[i]) - 1

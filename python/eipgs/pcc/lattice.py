@@ -319,7 +319,7 @@ def _on_lattice(fit: LatticeFit, positions: np.ndarray) -> np.ndarray:
     return resid < MATCH_TOLERANCE * fit.nearest
 
 
-def bicrystal_cells(atoms: Atoms, fits: list[LatticeFit], grain: np.ndarray, core: np.ndarray, cutoff: float,
+def bicrystal_cells(atoms: Atoms, fits: list[LatticeFit], core: np.ndarray, cutoff: float,
                     max_atoms: int, count: int = 2) -> tuple[list[Bicrystal], str]:
     """Periodic bicrystal cells continuing both grains of a two-grain core (a grain boundary).
 
