@@ -11,7 +11,7 @@ cluster (LAMMPS runs in this process, so process CPU time is robust on a shared 
 The authors' recipe (eipgs.pcc.authors, doc/design/pcc-method.md §4): 27 boxes of a 13.5 Å input
 box × 2000 steps; `--boxes N` runs the first N and scales the time by 27/N.
 
-Usage: python benchmarks/pcc.py [--potential W.eam.alloy] [--boxes 27] [--cores vacancy,gb,...]
+Usage: python benchmarks/pcc.py [--potential W.eam.alloy] [--boxes 27] [--cores vacancy,gb,...] [--no-recipe]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     parser.add_argument("--potential", type=Path, help="EAM file (default: generated Zhou 2004 W)")
     parser.add_argument("--boxes", type=int, default=27, help="boxes of the authors' grid to run (default all 27)")
     parser.add_argument("--cores", default=",".join(CORES), help="comma-separated subset of " + ",".join(CORES))
+    parser.add_argument("--no-recipe", action="store_true", help="run eipgs pcc only (quick re-measurements)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,6 +74,9 @@ def main(argv=None) -> int:
                       f"{row['bulk_fraction']:.2f} | {row['pressure_gpa']:.2f} | {kept} | {ours_cpu:.1f} |")
             else:
                 print(f"| {name} | eipgs pcc | — | {row['status']}: {row.get('reason', '')} | | | | | {ours_cpu:.1f} |")
+            if args.no_recipe:
+                sys.stdout.flush()
+                continue
             core = cut_core(cluster, center, 6.0, 5.0)
             theirs = authors_recipe(core, potential, input_box=13.5, nboxes=args.boxes)
             scale = 27 / args.boxes
@@ -86,6 +90,8 @@ def main(argv=None) -> int:
                 print(f"| {name} | authors' recipe | — | no cell under the cap | | | | | {theirs.cpu * scale:.1f} |")
             speedups.append(theirs.cpu * scale / ours_cpu)
             sys.stdout.flush()
+        if args.no_recipe:
+            return 0
         print(f"\nspeed-up per cluster (CPU, authors' recipe / eipgs pcc): "
               + ", ".join(f"{n} {s:.0f}x" for n, s in zip(args.cores.split(","), speedups)))
     return 0

@@ -12,8 +12,10 @@ from ase.build import bulk
 
 from eipgs.pcc import PccSettings, adaptive_cna, bulk_fraction, fit_lattice, reconstruct
 from eipgs.pcc.authors import authors_recipe
-from eipgs.pcc.build import (A_W, shear, strained_cluster, surface_cluster, uniaxial, vacancy_cluster)
+from eipgs.pcc.build import (A_W, grain_boundary_cluster, shear, strained_cluster, surface_cluster, uniaxial,
+                             vacancy_cluster)
 from eipgs.pcc.cluster import cut_core, find_center
+from eipgs.pcc.lattice import PRIMITIVE, bicrystal_cells, fit_grains
 from eipgs.pcc.validate import neighbourhood_deviation
 
 
@@ -116,3 +118,82 @@ def test_rotated_strained_core_gets_a_rotated_lattice_cell(w_eam):
     assert row["status"] == "ok" and row["variant"] == "lattice"
     assert neighbourhood_deviation(cluster, find_center(cluster), cell, 0, 5.0) < 1e-10
     assert abs(row["excess_energy"]) < 1e-6 and row["bulk_fraction"] == 1.0
+
+
+def test_sigma5_bicrystal_cell_is_a_coincidence_cell():
+    """The Σ5 (310)[001] tilt boundary: the cell's vectors are translations of both fitted grains
+    (integer in both primitive bases), two lie in the boundary plane (x = 0 through the centre), the
+    in-plane cell is a multiple of the Σ5 (310) coincidence cell (a · a√10/2, theory), and the
+    period along the normal is a whole number of (310) coincidence periods (a√10/2) that keeps the
+    second boundary beyond the 6 Å core."""
+    cluster = grain_boundary_cluster()
+    core = cut_core(cluster, find_center(cluster), 6.0, 5.0)
+    grains, _ = fit_grains(cluster, 6.0)
+    assert len(grains) == 2
+    cells, why = bicrystal_cells(cluster, grains, core.positions, 5.0, 140)
+    assert cells, why
+    for bi in cells:
+        for fit in grains:
+            m = np.linalg.solve(fit.F @ PRIMITIVE["bcc"], bi.cell.T)
+            assert np.abs(m - np.round(m)).max() < 1e-4  # the grain fits carry ~1e-6 Å of round-off
+        assert np.allclose(np.abs(bi.normal), [1.0, 0.0, 0.0], atol=1e-6)
+        assert abs(bi.offset) < 1e-3  # the source's boundary runs through the centre atom
+        assert np.abs(bi.cell[1:] @ bi.normal).max() < 1e-9  # exactly: the normal is their cross product
+        period = A_W * np.sqrt(10.0) / 2
+        area = np.linalg.norm(np.cross(bi.cell[1], bi.cell[2]))
+        assert area / (A_W * period) == pytest.approx(round(area / (A_W * period)), abs=1e-4)
+        assert bi.thickness / period == pytest.approx(round(bi.thickness / period), abs=1e-4)
+        assert bi.thickness / 2 > np.abs(core.positions[:, 0]).max()
+        # every site sits on its own grain's side of the boundary, and no two sites coincide
+        side = bi.sites @ bi.normal - bi.offset
+        side -= bi.thickness * np.floor(side / bi.thickness + 0.5)
+        assert len(bi.sites) <= 140 and (np.abs(side) <= bi.thickness / 2 + 1e-9).all()
+
+
+@pytest.mark.slow
+def test_grain_boundary_core_beats_the_authors_recipe(w_eam):
+    """A core on an unrelaxed Σ5 [001] tilt boundary: the selected cell is a coincidence-lattice
+    bicrystal that continues both grains, with the centre's neighbourhood exact, and against one box
+    of the stock-fix-gcmc recipe on the same core (same EAM, same zero-pressure reference crystal)
+    its excess energy is lower (total and per atom) and its bulk-like fraction higher. The grid of
+    zero-pressure boxes alone (the code before the bicrystal: 110 eV, against 101 eV for this
+    recipe box) fails every assertion here."""
+    cluster = grain_boundary_cluster()
+    result = reconstruct([cluster], PccSettings(potential=w_eam), progress=False)
+    row, cell = result.rows[0], result.cells[0]
+    assert row["status"] == "ok", row
+    assert row["variant"].startswith("bicrystal")
+    assert neighbourhood_deviation(cluster, find_center(cluster), cell, 0, 5.0) < 1e-8
+    assert len(cell) <= 140 and row["min_distance"] > 2.0
+
+    core = cut_core(cluster, find_center(cluster), 6.0, 5.0)
+    theirs = authors_recipe(core, w_eam, input_box=13.5, nboxes=1)
+    e_ref = row["e_ref"]
+    theirs_excess = theirs.pe - len(theirs.atoms) * e_ref
+    theirs_bulk = bulk_fraction(theirs.atoms, theirs.atoms.arrays["inserted"], "bcc")
+    assert row["excess_energy"] < theirs_excess - 10.0  # eV
+    assert row["excess_energy"] / len(cell) < theirs_excess / len(theirs.atoms)
+    assert row["bulk_fraction"] > theirs_bulk + 0.1
+
+
+def test_boundary_with_a_majority_grain_is_not_fitted_as_one_strained_lattice(w_eam):
+    """Σ5 (210)[001] (53.13°): one lattice matches 66 % of the core, and a single fit through both
+    grains is a strained compromise (its crystal would be the reference). With two grains of ≥ 20 %
+    the core is a grain boundary: reference = the unstrained crystal (here checked against the
+    perfect bcc crystal at the Zhou lattice constant, LAMMPS run 0), and a bicrystal cell wins."""
+    from ase.build import bulk as ase_bulk
+
+    from eipgs.pcc.cell import crystal_energy
+
+    cluster = grain_boundary_cluster(angle=53.13)
+    single, _ = fit_lattice(cluster, 6.0)
+    assert single is not None and single.matched < 0.7  # the old path took this compromise lattice
+    result = reconstruct([cluster], PccSettings(potential=w_eam), progress=False)
+    row = result.rows[0]
+    assert row["status"] == "ok" and row["variant"].startswith("bicrystal"), row
+    assert row["lattice"] == "none" and "grain boundary" in row["lattice_note"]
+    crystal = ase_bulk("W", "bcc", a=A_W, cubic=True).repeat(3)
+    e_bcc = crystal_energy(crystal.cell[:], crystal.positions - crystal.cell.sum(axis=0) / 2, w_eam, "W", "eam/alloy")
+    assert row["e_ref"] == pytest.approx(e_bcc, abs=2e-4)
+    assert 0.0 < row["excess_energy"] < 60.0  # two boundaries of ~1e2 Å² each, not a strained-reference artefact
+    assert neighbourhood_deviation(cluster, find_center(cluster), result.cells[0], 0, 5.0) < 1e-8

@@ -22,7 +22,7 @@ from ase.data import atomic_masses, atomic_numbers
 from eipgs.pcc.cell import BoxResult, FillSettings, crystal_energy, fill_cell, pair_style_for
 from eipgs.pcc.cluster import ClusterError, check_cluster, cut_core, find_center, read_clusters
 from eipgs.pcc.cna import bulk_fraction
-from eipgs.pcc.lattice import (BASIS, LatticeFit, choose_reps, fit_grains, fit_lattice, grain_sites, images_clear,
+from eipgs.pcc.lattice import (BASIS, LatticeFit, bicrystal_cells, choose_reps, fit_grains, fit_lattice, grain_sites, images_clear,
                                lattice_sites, slab_axis, surface_normal)
 from eipgs.pcc.validate import min_distance, min_inserted_center_distance, neighbourhood_deviation
 
@@ -35,10 +35,12 @@ SKIP_VOLUME_PER_ATOM = 18.0
 NEIGHBOURHOOD_TOLERANCE = 1e-8  # Å
 MIN_DISTANCE_FLAG = 2.0  # Å; the authors' cells had 2.04-2.55 (pcc-method.md §11)
 PRESSURE_FLAG_GPA = 0.5
-CORE_DISPLACEMENT_TOL = 1e-12  # Å; 0.0 in orthogonal boxes, round-off of LAMMPS's triclinic remapping otherwise
+CORE_DISPLACEMENT_TOL = 1e-10  # Å; 0.0 in orthogonal boxes, round-off of LAMMPS's triclinic remapping otherwise (~1e-12 after many Monte Carlo remaps)
 SLAB_VACUUM_CELLS = 3  # conventional cells of vacuum above a slab (≥ 8.5 Å for W at -10 %: beyond the EAM cutoff)
 MODES = ("auto", "lattice", "grid", "all")
 MIN_GRAIN_COVERAGE = 0.8  # fraction of core atoms on the fitted grains for seeded ("grains") boxes
+MIN_BICRYSTAL_GRAIN = 0.2  # each of two grains holds at least this share of the core: a grain boundary
+BICRYSTAL_CELLS = 2  # coincidence-lattice cells tried per grain-boundary core (fewest sites first)
 AUTO_GRID_BELOW = 0.9  # matched fraction of the fitted lattice below which auto mode also runs the grid
 
 
@@ -253,10 +255,34 @@ def _lattice_tasks(i: int, cluster: Atoms, core: Atoms, fit: LatticeFit, setting
         trimmed = _trim_core(core, cell, fill.cutoff, clearance)
         seeds = _free_sites(sites, trimmed, cell, settings.core_radius, clearance)
         for variant, box_relax in (("lattice", ""), ("lattice+relax", fill.box_relax or "aniso 0.0")):
-            tasks.append({**base, "point": len(tasks), "variant": variant, "reps": reps, "cell": cell, "sites": seeds,
-                          "all_sites": sites,
-                          "gcmc": True, "core": trimmed, "fill": replace(fill, box_relax=box_relax)})
+            # the fixed box once per seed: the Monte Carlo moves are the only kicks a perfect lattice
+            # gets, and a lattice strained towards an instability (e.g. +10 % uniaxial) relaxes into
+            # a different, lower-energy state depending on them
+            for r in range(settings.repeats if variant == "lattice" else 1):
+                seed = base["seed"] if r == 0 else _seed(settings.seed, i, 0, r)
+                tasks.append({**base, "seed": seed, "repeat": r, "variant": variant, "reps": reps, "cell": cell,
+                              "sites": seeds, "all_sites": sites, "gcmc": True, "core": trimmed,
+                              "fill": replace(fill, box_relax=box_relax)})
     return tasks, "" if tasks else "no cell of whole lattice cells fits under the atom cap"
+
+
+def _bicrystal_tasks(cluster: Atoms, core: Atoms, grains: list[LatticeFit], settings: PccSettings,
+                     base: dict) -> list[dict]:
+    """Cells continuing both grains of a grain-boundary core: coincidence-lattice bicrystals seeded
+    with each grain's sites on its side (lattice.bicrystal_cells), box fixed and relaxed to zero
+    pressure; then the Monte Carlo fill completes them as for lattice cells."""
+    fill = settings.fill
+    clearance = min(fill.overlap, 0.8 * grains[0].nearest)
+    cells, _ = bicrystal_cells(cluster, grains, core.positions, fill.cutoff, fill.max_atoms,
+                               count=BICRYSTAL_CELLS)
+    tasks = []
+    for bi in cells:
+        trimmed = _trim_core(core, bi.cell, fill.cutoff, clearance)
+        seeds = _dedupe(_free_sites(bi.sites, trimmed, bi.cell, settings.core_radius, clearance), bi.cell, clearance)
+        for variant, box_relax in (("bicrystal", ""), ("bicrystal+relax", fill.box_relax or "aniso 0.0")):
+            tasks.append({**base, "variant": variant, "cell": bi.cell, "sites": seeds, "gcmc": True,
+                          "core": trimmed, "fill": replace(fill, box_relax=box_relax)})
+    return tasks
 
 
 def _free_sites(sites: np.ndarray, core: Atoms, cell: np.ndarray, core_radius: float, clearance: float) -> np.ndarray:
@@ -332,6 +358,17 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
             continue
         plan = {"host": host_default, "why": "", "lattice": None}
         fit, why = (None, "grid mode") if settings.mode == "grid" else fit_lattice(clusters[i], settings.core_radius)
+        grains, grain_of = ([], None)
+        if settings.mode in ("auto", "all"):
+            grains, grain_of = fit_grains(clusters[i], settings.core_radius)
+            if sum(f.matched for f in grains) < MIN_GRAIN_COVERAGE:
+                grains = []
+        boundary = len(grains) == 2 and min(f.matched for f in grains) >= MIN_BICRYSTAL_GRAIN
+        if boundary and fit is not None:
+            # one lattice through both grains is a compromise (strained, large residual): the core is
+            # a grain boundary, whose reference is the unstrained crystal and whose cells are bicrystals
+            fit, why = None, (f"grain boundary: two grains hold {grains[0].matched:.0%} and "
+                              f"{grains[1].matched:.0%} of the core")
         if fit is not None:
             plan.update(host=fit.structure, lattice=fit)
             cell, sites = lattice_sites(fit, (4, 4, 4))
@@ -349,7 +386,8 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
             lattice_tasks, why = _lattice_tasks(i, clusters[i], core, fit, settings, base)
             plan["why"] = why
         for t in lattice_tasks:
-            grids[i].append((tuple(np.linalg.norm(t["cell"], axis=1)), (0.0, 0.0, 0.0), t["variant"]))
+            if t.get("repeat", 0) == 0:  # repeats (other seeds) share their cell's grid point
+                grids[i].append((tuple(np.linalg.norm(t["cell"], axis=1)), (0.0, 0.0, 0.0), t["variant"]))
             t["point"] = len(grids[i]) - 1
             tasks.append(t)
         is_surface = fit is not None and surface_normal(clusters[i], settings.core_radius + 1.0) is not None
@@ -363,12 +401,16 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
         if not run_grid:
             continue
         # grains: the grid boxes seeded with the lattices of the core's grains (grain boundaries)
-        grains, grain_of = ([], None)
-        if settings.mode in ("auto", "all"):
-            grains, grain_of = fit_grains(clusters[i], settings.core_radius)
-            if sum(f.matched for f in grains) < MIN_GRAIN_COVERAGE:
-                grains = []
         plan["grains"] = len(grains)
+        bicrystal = []
+        if boundary:
+            bicrystal = _bicrystal_tasks(clusters[i], core, grains, settings, base)
+            for t in bicrystal:
+                grids[i].append((tuple(np.linalg.norm(t["cell"], axis=1)), (0.0, 0.0, 0.0), t["variant"]))
+                t["point"] = len(grids[i]) - 1
+                tasks.append(t)
+        # with bicrystal cells the grid is only the fallback: one seed per box
+        grid_repeats = 1 if bicrystal else settings.repeats
         # every grid point, skipping boxes that cannot satisfy the cap or the periodic-image
         # condition of pcc-method.md §10 (4) before spending any time on them
         half = np.abs(core.positions).max(axis=0)
@@ -382,7 +424,7 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
             if min(lengths[a] - half[a] for a in range(3)) < fill.cutoff:
                 skipped[(i, j)] = "skipped: periodic images of the core would enter the cutoff sphere"
                 continue
-            for r in range(settings.repeats):
+            for r in range(grid_repeats):
                 tasks.append(dict(cluster=i, point=j, core=core, cell=np.diag(lengths), potential=potential,
                                   insert_element=insert_element, seed=_seed(settings.seed, i, j, r), fill=fill,
                                   variant="grid"))

@@ -16,7 +16,7 @@ falls back to the grid of orthogonal boxes relaxed to zero pressure.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ase import Atoms
@@ -246,3 +246,186 @@ def slab_axis(fit: LatticeFit, normal: np.ndarray, max_angle: float = 20.0) -> i
     if np.degrees(np.arccos(min(1.0, abs(cosines[k])))) > max_angle:
         return None
     return k
+
+
+# primitive vectors (columns, in conventional-cube units) of the cubic Bravais lattices
+PRIMITIVE = {
+    "bcc": np.array([[-0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.5, 0.5, -0.5]]),
+    "fcc": np.array([[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]]),
+}
+CSL_TOLERANCE = 0.05  # × nearest-neighbour distance: a translation of one grain that is one of the other too
+CSL_REACH = 24.0  # Å, longest coincidence vector searched
+PLANE_ANGLE = 12.0  # degrees, largest tilt of a coincidence vector still taken as lying in the boundary plane
+
+
+@dataclass
+class Bicrystal:
+    """A periodic cell with the source's boundary through the core and a second one half a period away."""
+
+    cell: np.ndarray  # rows; rows 1 and 2 lie in the boundary plane
+    sites: np.ndarray  # lattice sites of both grains (each on its side), centred on the origin
+    normal: np.ndarray  # unit normal of the boundary, from grain `below` towards grain `above`
+    offset: float  # the boundary plane is x·normal = offset
+    thickness: float  # cell period along the normal (the boundaries are thickness/2 apart)
+
+
+def _coincidence_vectors(a: LatticeFit, b: LatticeFit, reach: float) -> np.ndarray:
+    """Translations (Å) of lattice a shorter than `reach` that are translations of lattice b as well."""
+    Pa, Pb = a.F @ PRIMITIVE[a.structure], b.F @ PRIMITIVE[b.structure]
+    shortest = np.linalg.norm(Pa, axis=0).min()
+    n = int(np.ceil(reach / (0.5 * shortest)))
+    m = np.array(list(itertools.product(range(-n, n + 1), repeat=3)), dtype=float)
+    v = m @ Pa.T
+    v = v[(np.linalg.norm(v, axis=1) < reach) & np.any(m != 0, axis=1)]
+    mb = np.linalg.solve(Pb, v.T).T
+    miss = np.linalg.norm((mb - np.round(mb)) @ Pb.T, axis=1)
+    return v[miss < CSL_TOLERANCE * min(a.nearest, b.nearest)]
+
+
+def _reduce2(u: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lagrange-Gauss reduction of a 2D lattice basis (any embedding in 3D)."""
+    while True:
+        if np.dot(u, u) > np.dot(w, w):
+            u, w = w, u
+        k = np.round(np.dot(u, w) / np.dot(u, u))
+        if k == 0:
+            return u, w
+        w = w - k * u
+
+
+def _lattice_points(fit: LatticeFit, cell: np.ndarray) -> np.ndarray:
+    """Every site of `fit` in the periodic cell (rows), wrapped into the cell centred on the origin."""
+    reach = np.abs(np.linalg.solve(fit.F, cell.T)).sum(axis=1) / 2 + 2  # cube cells per half-diagonal, per axis
+    rng = [range(-int(np.ceil(r)), int(np.ceil(r)) + 1) for r in reach]
+    grid = np.array(list(itertools.product(*rng)), dtype=float)
+    frac_sites = (grid[:, None, :] + BASIS[fit.structure][None, :, :]).reshape(-1, 3)
+    cart = fit.origin + frac_sites @ fit.F.T
+    frac = np.linalg.solve(cell.T, cart.T).T
+    frac -= np.floor(frac + 0.5)
+    # periodic images of one site (equal up to the fit's round-off): keep the first
+    unit = np.mod(frac, 1.0)
+    unit[unit >= 1.0] = 0.0
+    tree = cKDTree(unit, boxsize=1.0)
+    keep = np.ones(len(frac), dtype=bool)
+    for i, j in sorted(tree.query_pairs(1e-4)):
+        if keep[i]:
+            keep[j] = False
+    return frac[keep] @ cell
+
+
+def _on_lattice(fit: LatticeFit, positions: np.ndarray) -> np.ndarray:
+    u = np.linalg.solve(fit.F, (positions - fit.origin).T).T
+    resid = np.linalg.norm((u - _nearest_sites(u, BASIS[fit.structure])) @ fit.F.T, axis=1)
+    return resid < MATCH_TOLERANCE * fit.nearest
+
+
+def bicrystal_cells(atoms: Atoms, fits: list[LatticeFit], core: np.ndarray, cutoff: float,
+                    max_atoms: int, count: int = 2) -> tuple[list[Bicrystal], str]:
+    """Periodic bicrystal cells continuing both grains of a two-grain core (a grain boundary).
+
+    The boundary plane is the plane that separates the two grains' atoms; its in-plane cell vectors
+    and the third vector are coincidence-site-lattice (CSL) translations, i.e. translations of both
+    fitted lattices, so each grain continues without defect across the periodic boundaries. The
+    source's boundary runs through the core; the cell's second boundary (the periodic partner the
+    cell needs) lies half a period away along the normal, as far from the first as the cell allows.
+    Cells: fewest sites under `max_atoms` with no periodic image of the core within `cutoff` of the
+    centre. Returns up to `count` cells (fewest sites first), or ([], why not).
+    """
+    if len(fits) != 2:
+        return [], f"bicrystal: needs exactly two grains, the core has {len(fits)}"
+    a, b = fits
+    # atoms on one lattice only: coincidence sites sit on both and say nothing about the side
+    pos = atoms.positions
+    only = [_on_lattice(f, pos) & ~_on_lattice(o, pos) for f, o in ((a, b), (b, a))]
+    on0, on1 = pos[only[0]], pos[only[1]]
+    if len(on0) < 4 or len(on1) < 4:
+        return [], "bicrystal: a grain has fewer than 4 atoms of its own"
+    normal = on1.mean(axis=0) - on0.mean(axis=0)
+    normal /= np.linalg.norm(normal)
+    csl = _coincidence_vectors(a, b, CSL_REACH)
+    if len(csl) < 3:
+        return [], f"bicrystal: no coincidence lattice within {CSL_REACH:g} Å (a high-Σ or general boundary)"
+    length = np.linalg.norm(csl, axis=1)
+    in_plane = csl[np.abs(csl @ normal) < np.sin(np.radians(PLANE_ANGLE)) * length]
+    if len(in_plane) < 2:
+        return [], "bicrystal: no coincidence vectors in the boundary plane"
+    e1 = in_plane[np.argmin(np.linalg.norm(in_plane, axis=1))]
+    cross = np.linalg.norm(np.cross(in_plane, e1), axis=1) / np.linalg.norm(in_plane, axis=1) / np.linalg.norm(e1)
+    rest = in_plane[cross > 0.2]
+    if not len(rest):
+        return [], "bicrystal: the coincidence vectors in the boundary plane are collinear"
+    e2 = rest[np.argmin(np.linalg.norm(rest, axis=1))]
+    e1, e2 = _reduce2(e1, e2)
+    plane_normal = np.cross(e1, e2)
+    plane_normal /= np.linalg.norm(plane_normal)
+    if plane_normal @ normal < 0:
+        plane_normal, e2 = -plane_normal, -e2
+    normal = plane_normal  # snapped to the coincidence plane
+    # boundary position: midway between the grains' nearest atoms along the normal
+    s0, s1 = on0 @ normal, on1 @ normal
+    # boundary position: the plane that misplaces the fewest of those atoms (ties: the middle one)
+    s = np.concatenate([s0, s1])
+    side = np.concatenate([np.zeros(len(s0)), np.ones(len(s1))])[np.argsort(s)]
+    s = np.sort(s)
+    errors = np.concatenate([[0], np.cumsum(side)]) + np.concatenate([np.cumsum((1 - side)[::-1])[::-1], [0]])
+    best = np.flatnonzero(errors == errors.min())
+    k = best[len(best) // 2]
+    offset = float(0.5 * (s[max(k - 1, 0)] + s[min(k, len(s) - 1)]))
+    heights = csl @ normal
+    # the second boundary (half a period away) must lie beyond every core atom
+    reach_normal = float(np.abs(core @ normal - offset).max()) + 0.5
+    step = heights[heights > 1e-6].min()
+    volume_per_site = abs(np.linalg.det(a.F)) / len(BASIS[a.structure])
+    candidates = []
+    for index in range(1, 13):  # 2D supercells of the in-plane coincidence lattice (Hermite normal forms)
+        for i in (d for d in range(1, index + 1) if index % d == 0):
+            k = index // i
+            for j in range(k):
+                u, w = _reduce2(i * e1, j * e1 + k * e2)
+                area = np.linalg.norm(np.cross(u, w))
+                if np.linalg.norm(u) < 0.75 * (cutoff + 1.0):
+                    continue
+                for layers in range(1, 8):
+                    height = layers * step
+                    sites = area * height / volume_per_site
+                    if sites > max_atoms or height < 2 * reach_normal:
+                        continue
+                    tops = csl[np.abs(heights - height) < 1e-6]
+                    if not len(tops):
+                        continue
+                    # the least sheared third vector: its in-plane part reduced modulo (u, w)
+                    t = tops[np.argmin(np.linalg.norm(tops - np.outer(tops @ normal, normal), axis=1))]
+                    flat = t - (t @ normal) * normal
+                    basis2 = np.array([u, w])
+                    coef = np.linalg.lstsq(basis2.T, flat, rcond=None)[0]
+                    t = t - np.round(coef) @ basis2
+                    cell = np.array([t, u, w])
+                    if np.linalg.det(cell) < 0:
+                        cell = np.array([t, w, u])
+                    candidates.append((round(sites), float(np.ptp(np.linalg.norm(cell, axis=1))), cell, height))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    out: list[Bicrystal] = []
+    for _, _, cell, height in candidates:
+        if not images_clear(cell, core, cutoff):
+            continue
+        if any(abs(np.linalg.det(cell) - np.linalg.det(o.cell)) < 1e-6 for o in out):
+            continue
+        sites = []
+        for g, fit in enumerate(fits):
+            # the cell's vectors are translations of this grain only to within the fit's noise:
+            # strain the grain (by at most CSL_TOLERANCE) so that they are exactly, and its sites
+            # repeat with the cell
+            P = PRIMITIVE[fit.structure]
+            m = np.round(np.linalg.solve(fit.F @ P, cell.T))
+            exact = replace(fit, F=cell.T @ np.linalg.inv(m) @ np.linalg.inv(P))
+            pts = _lattice_points(exact, cell)
+            s = pts @ normal - offset
+            s -= height * np.floor(s / height + 0.5)  # height of the site above the source boundary, in [-h/2, h/2)
+            sites.append(pts[(s >= 0) if g == 1 else (s < 0)])
+        sites = np.vstack(sites)
+        if len(sites) > 1.05 * abs(np.linalg.det(cell)) / volume_per_site:
+            continue  # not commensurate after all (a coincidence that was a near miss)
+        out.append(Bicrystal(cell, sites, normal, float(offset), float(height)))
+        if len(out) == count:
+            break
+    return out, "" if out else f"bicrystal: no coincidence cell under the cap of {max_atoms} atoms clears the core's images"
