@@ -120,6 +120,15 @@ def test_rotated_strained_core_gets_a_rotated_lattice_cell(w_eam):
     assert abs(row["excess_energy"]) < 1e-6 and row["bulk_fraction"] == 1.0
 
 
+def test_grain_search_ends_when_every_anchor_is_refused():
+    """Anchors that give no usable lattice are marked and not tried again: with a grain size no fit can
+    reach, the search ends with no grain (it used to pick the same refused anchor for ever)."""
+    crystal = bulk("W", "bcc", a=A_W, cubic=True).repeat(4)
+    crystal.positions -= crystal.positions[0]
+    fits, grain = fit_grains(crystal, 6.0, min_atoms=10 * len(crystal))
+    assert fits == [] and (grain == -1).all()
+
+
 def test_sigma5_bicrystal_cell_is_a_coincidence_cell():
     """The Σ5 (310)[001] tilt boundary: the cell's vectors are translations of both fitted grains
     (integer in both primitive bases), two lie in the boundary plane (x = 0 through the centre), the

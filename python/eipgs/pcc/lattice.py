@@ -151,7 +151,8 @@ def fit_grains(atoms: Atoms, radius: float, structure: str | None = None, max_gr
     if host is None:
         return fits, grain
     while len(fits) < max_grains:
-        free = (grain < 0) & (labels == host)
+        # -2 marks anchors already tried and refused: they must not be picked again
+        free = (grain == -1) & (labels == host)
         if not free.any():
             break
         anchor = int(np.flatnonzero(free)[np.argmin(dist[free])])
