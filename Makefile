@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Two commands for a fresh machine: `make demo` and `make test`. Both bootstrap .venv idempotently.
 # `make test-fast` leaves out the slow and the MPI tests (see doc/testing.md).
 PYTHON ?= python3

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`eipgs bootstrap` wall and CPU time per stage for several template levels (one run, one machine).
 
 Usage: python benchmarks/bootstrap.py [--levels 10 16 20] [--elements W] [--structures 3]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Cost of fix mtp/grade relative to the EAM dynamics it rides on (issue 3, Performance a-c).
 
 (a) cost of one graded atom in units of one EAM atom-step, measured in the same run on the same

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Python grade throughput (atoms/s) of the NumPy MTP evaluator (issue 3, performance item d).
 
 Usage: python benchmarks/grade_python.py [--repeat 5] [--reference DIR]

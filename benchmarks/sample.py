@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Cost and output size of fix cluster/sample on top of fix mtp/grade.
 
 Three LAMMPS runs of the same W slab trajectory (Zhou EAM, two free (001) surfaces, a vacancy,

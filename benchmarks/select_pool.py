@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`eipgs select` throughput (neighbourhoods/s) and peak memory on a large candidate pool (issue 6).
 
 Usage: python benchmarks/select_pool.py [--pool 1000000] [--memory-mb 512] [--atoms 128] [--reference ../shared/reference]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "command_eipgs_info.h"
 
 #include "eipgs_styles.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs_info: prints the plugin version, the LAMMPS version it was built
    for, and the styles it registers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Registration entry point of eipgsplugin.so: nothing else lives here.
 
 #include "lammpsplugin_abi.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "eipgs_styles.h"
 
 #include "fix_cluster_sample.h"

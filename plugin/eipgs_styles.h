@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs: the tables of fix and pair styles this plugin registers. Adding a
    style means adding one row in eipgs_styles.cpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs: fix cluster/sample. Every N steps, writes one non-periodic
    spherical cluster around each selected high-ref atom (ref = a per-atom

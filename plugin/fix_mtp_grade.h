@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs: fix mtp/grade -- MLIP-3-compatible per-atom extrapolation grades
    of a moment tensor potential (.almtp with an nbh-mode active set),

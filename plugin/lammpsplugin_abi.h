@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs: our own declaration of the LAMMPS plugin registration ABI.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Fake-but-real VASP outputs for the collect tests.
 
 ASE (3.29) reads vasprun.xml and OUTCAR but has no writer for either (``ase.io.write(format='vasp-xml')``

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Shared fixtures: third-party reference data, LAMMPS instances with the plugin, MPI runs.
 
 Reference data (MLIP-3 outputs, the published W MTP and DFT set) carry no licence to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Helpers shared by the MTP-grade tests: the MLIP-3 reference grades, LAMMPS data files and
 brute-force periodic neighbourhoods (numpy, independent of the C++ code)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """``eipgs bootstrap`` end to end: the generated .almtp re-reads, its active set is a valid MaxVol
 fixed point of the basic set (every training atom γ ≤ 1.001), the EAM energies are the Zhou04 ones,
 and the grade separates bulk bcc W at 300 K from an interstitial and an unseen surface."""
@@ -17,7 +18,7 @@ from eipgs.io.cfg import read_cfg
 from eipgs.mtp.evaluator import MTPEvaluator, radial_basis
 from eipgs.mtp.grading import evaluate_configuration
 
-W_BCC_ENERGY = -8.75999  # eV/atom, bcc W at a = 3.16485 Å with the Zhou04 file (zhou04-eam.md §6)
+W_BCC_ENERGY = -8.75999  # eV/atom, bcc W at a = 3.16485 Å with the Zhou04 file (doc/design/zhou04-eam.md §6)
 
 
 @pytest.fixture(scope="module")

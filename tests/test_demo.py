@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`eipgs demo`: a reduced run of every stage (EAM, bootstrap MTP, sampling under mpiexec -n 2, DFT
 inputs, report) with checks of what each produced, and a second run into the same folder (the --quick
 slab); a small nanoindentation whose cluster centres are non-bcc by a common-neighbour analysis of the

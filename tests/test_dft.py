@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`eipgs dft vasp|qe`: POSCAR species, INCAR settings, KPOINTS meshes, vacuum boxes, provenance, job scripts."""
 
 from __future__ import annotations

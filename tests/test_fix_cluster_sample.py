@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """fix cluster/sample against brute force: every written cluster is the exact sphere of all periodic
 images within the radius (NumPy, from a dump of the same step), the centres are the greedy
 selection by decreasing ref with exclusion / max_per_step / max_total, 1 and 2 MPI ranks write the
@@ -290,7 +291,7 @@ def test_cfg_output_format_and_reader(tmp_path, generated_reference):
     assert lines[:3] == ["BEGIN_CFG", " Size", f"    {len(xyz[0])}"]
     assert lines[3] == " AtomData:  id type       cartes_x      cartes_y      cartes_z"
     assert lines[4] == "             1    0       0.000000      0.000000      0.000000"
-    assert "Supercell" not in text    # non-periodic (mtp-grade.md §8)
+    assert "Supercell" not in text    # non-periodic (doc/design/mtp-grade.md §8)
     keys = [ln.split()[1] for ln in lines if ln.startswith(" Feature")]
     assert keys == sorted(keys)
     assert {"cfg#", "nbh#", "extrapolation_grade", "center_id", "step"} <= set(keys)

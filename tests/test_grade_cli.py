@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`eipgs grade` end to end: inputs in every format, grades against MLIP-3's (or, for generated
 potentials and structures, the evaluator's own through the library call), bad input."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """LAMMPS data/dump reading and data writing, checked against files written by the real LAMMPS."""
 
 from __future__ import annotations

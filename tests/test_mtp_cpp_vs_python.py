@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """C++ (fix mtp/grade in LAMMPS) vs the independent NumPy evaluator (eipgs.mtp): per-atom grades
 agree to 1e-9 relative on the MLIP-3 reference configurations and on small, strongly tilted
 triclinic cells in which atoms see several periodic images of themselves."""

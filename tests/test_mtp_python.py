@@ -1,4 +1,5 @@
-"""NumPy MTP evaluator, grades and MaxVol (mtp-grade.md §1–§5, check list §11.2–§11.5, §11.8)."""
+# SPDX-License-Identifier: GPL-2.0-only
+"""NumPy MTP evaluator, grades and MaxVol (doc/design/mtp-grade.md §1–§5, check list §11.2–§11.5, §11.8)."""
 
 from __future__ import annotations
 

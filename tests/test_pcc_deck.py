@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """lammps_inputs/pcc.in: the LAMMPS-only PCC deck on a tiny W cluster and a two-box grid."""
 
 from __future__ import annotations

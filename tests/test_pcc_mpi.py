@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`eipgs pcc` under mpiexec: clusters spread over ranks give exactly the cells of a 1-process run."""
 
 from __future__ import annotations

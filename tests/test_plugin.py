@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The plugin builds, loads into the wheel's lmp and into Python, and registers its styles."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`eipgs report`: PNGs that open, with the expected size and data on the axes; descriptors are the real B_α."""
 
 from __future__ import annotations

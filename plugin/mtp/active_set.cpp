@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The .almtp selection block and the active set: grades, Sherman-Morrison swaps, writing back.
-// mtp-grade.md §3 (grade), §4 (format), §5 (MaxVol).
+// doc/design/mtp-grade.md §3 (grade), §4 (format), §5 (MaxVol).
 
 #include "active_set.h"
 #include "simd_dispatch.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs numerical core (no LAMMPS headers): the active set of an .almtp
    file, grades gamma = max_j |(b A^-1)_j| and MaxVol row swaps.

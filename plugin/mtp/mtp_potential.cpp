@@ -1,4 +1,5 @@
-// The MTP text part of an .almtp and the site-energy parameter gradient (mtp-grade.md §1-§2).
+// SPDX-License-Identifier: GPL-2.0-only
+// The MTP text part of an .almtp and the site-energy parameter gradient (doc/design/mtp-grade.md §1-§2).
 
 #include "mtp_potential.h"
 #include "simd_dispatch.h"

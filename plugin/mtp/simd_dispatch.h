@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs MTP core: run-time selection of an AVX2 code path on x86-64 ELF
    targets (GCC/Clang function multiversioning). Elsewhere (aarch64, macOS)

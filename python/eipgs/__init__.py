@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """eipgs: EIP-guided sampling of extended-defect environments for MLIP training data.
 
 Shuang et al., npj Comput. Mater. 11, 118 (2025): a classical potential drives large MD runs,

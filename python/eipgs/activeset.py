@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Build the ``#MVS_v1.1`` active set of an MTP from a training set, as MLIP-3 does after training
 (doc/design/mtp-grade.md §5 "Active set after training"): A = 1e-6·I, one row b_i = ∂V_i/∂θ per atom of every
 training configuration (neighbourhood mode, §2), MaxVol at τ = 1.001, S = (A⁻¹)ᵀ; the ``.almtp``
@@ -33,7 +34,7 @@ __all__ = [
     "TRAIN_THRESHOLD",
 ]
 
-TRAIN_THRESHOLD = 1.001  # mtp-grade.md §5: `mlp train` and the training passes of select_add
+TRAIN_THRESHOLD = 1.001  # doc/design/mtp-grade.md §5: `mlp train` and the training passes of select_add
 DEFAULT_MEMORY_MB = 512.0
 
 

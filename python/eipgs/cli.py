@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The ``eipgs`` command line: argument parsing only.
 
 Each subcommand is added by one ``_add_<name>`` function and calls a library function of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """``eipgs convert IN... -o OUT``: any structure format to any other (see :mod:`eipgs.io.formats`)."""
 
 from __future__ import annotations

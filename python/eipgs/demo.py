@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """``eipgs demo`` / ``make demo``: the main job of eipgs on a built-in tungsten system, stage by stage.
 
 EIP-guided sampling (Shuang et al., npj Comput. Mater. 11, 118 (2025)) end to end, self-contained:
@@ -32,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-W_COHESIVE_ENERGY = -8.760  # eV/atom, bcc W with the Zhou04 file (zhou04-eam.md §6)
+W_COHESIVE_ENERGY = -8.760  # eV/atom, bcc W with the Zhou04 file (doc/design/zhou04-eam.md §6)
 W_LATTICE_CONSTANT = 3.16485  # Å
 GAMMA_SELECT = 2.0  # the paper's threshold: γ > 2 is a new environment
 CLUSTER_RADIUS = 8.0  # Å, the paper's cluster radius

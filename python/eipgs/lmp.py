@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The single place that creates LAMMPS instances from Python.
 
 It solves three things users otherwise trip over:

@@ -1,13 +1,14 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Figures and a Markdown summary of sampling runs (``eipgs report``).
 
 Figures (PNG, matplotlib Agg), each written only when its data exist; the reason is recorded otherwise:
 
 - ``gamma_histogram.png``: per-atom grades γ of every dataset, log-spaced bins and a log count axis, with
-  the paper's thresholds γ_select = 2 and γ_break = 10 (pcc-method.md §9);
+  the paper's thresholds γ_select = 2 and γ_break = 10 (doc/design/pcc-method.md §9);
 - ``gamma_max_vs_step.png``: γ_max over the simulation steps, from LAMMPS log thermo columns (or from
   the frames of a dump, with their timesteps);
 - ``pca_descriptors.png``: 2-D PCA of per-atom MTP descriptors B_α (the moment block of
-  mtp-grade.md §1.3) of several datasets overlaid, as in Fig. 3d of the paper; needs the potential;
+  doc/design/mtp-grade.md §1.3) of several datasets overlaid, as in Fig. 3d of the paper; needs the potential;
 - ``pcc_energy.png``: energy per atom against size of the structures that carry an energy (e.g. PCC
   cells), with min/median/max per dataset in the summary.
 """

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Quantum ESPRESSO ``pw.x`` inputs through ASE's ``espresso-in`` writer (``eipgs dft qe``).
 
 Same structure handling as the VASP writer (vacuum box and Γ point for clusters, Monkhorst-Pack mesh at

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """File formats: one module per format. Readers return ASE ``Atoms``; writers accept them.
 
 :func:`read_structures` / :func:`write_structures` (eipgs.io.formats) are the entry points every command

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """LAMMPS data files (atom_style atomic) and text dumps (``dump custom``) as ASE ``Atoms``.
 
 Conventions:

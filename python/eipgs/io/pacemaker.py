@@ -1,6 +1,7 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """pacemaker training sets: a pandas DataFrame pickled with gzip (``*.pckl.gzip``, ``*.pkl.gz``).
 
-Columns read and written (anchors.md §3; ``reference/W-all.pckl.gzip`` has the first four):
+Columns read and written (doc/design/peers.md §3; ``reference/W-all.pckl.gzip`` has the first four):
 
 - ``ase_atoms``: ASE ``Atoms`` (no calculator attached in the file);
 - ``energy``: total DFT energy (eV);

@@ -1,5 +1,6 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """NumPy MTP evaluator: radial basis, moments, site energies and the per-atom parameter gradient
-b_i = ∂V_i/∂θ in MLIP-3's parameter order (mtp-grade.md §1.2–§2), and the grade γ (§3).
+b_i = ∂V_i/∂θ in MLIP-3's parameter order (doc/design/mtp-grade.md §1.2–§2), and the grade γ (§3).
 
 Everything is vectorised over all (centre, neighbour) pairs of a batch of atoms; the moment
 products of ``alpha_index_times`` are applied level by level (entries whose inputs are final),
@@ -19,7 +20,7 @@ __all__ = ["MTPEvaluator", "SiteResult", "EFSResult", "radial_basis", "radial_ba
 
 
 def radial_basis(r: np.ndarray, pot: MTPPotential) -> np.ndarray:
-    """Q_β(r), β = 0..R−1: s·T_β(ξ)·(r − R_cut)² (mtp-grade.md §1.2). Shape (len(r), R).
+    """Q_β(r), β = 0..R−1: s·T_β(ξ)·(r − R_cut)² (doc/design/mtp-grade.md §1.2). Shape (len(r), R).
 
     Nothing is clamped for RBChebyshev (r < R_min extrapolates); RBChebyshev_repuls clamps r at R_min.
     """

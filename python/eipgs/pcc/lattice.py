@@ -205,7 +205,7 @@ def lattice_sites(fit: LatticeFit, reps: tuple[int, int, int]) -> tuple[np.ndarr
 
 
 def images_clear(cell: np.ndarray, core: np.ndarray, cutoff: float, periodic=(True, True, True)) -> bool:
-    """No periodic image of a core atom within `cutoff` of the centre (origin) (pcc-method.md §10 (4))."""
+    """No periodic image of a core atom within `cutoff` of the centre (origin) (doc/design/pcc-method.md §10 (4))."""
     ranges = [range(-2, 3) if p else range(0, 1) for p in periodic]
     shifts = np.array([n for n in itertools.product(*ranges) if any(n)], dtype=float) @ cell
     d = np.linalg.norm(core[None, :, :] + shifts[:, None, :], axis=2)

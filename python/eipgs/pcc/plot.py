@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Figures of PCC results: the reconstructed cell (core vs inserted atoms)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Checks every PCC cell must pass (pcc-method.md §10-§11), by brute force in NumPy."""
+# SPDX-License-Identifier: GPL-2.0-only
+"""Checks every PCC cell must pass (doc/design/pcc-method.md §10-§11), by brute force in NumPy."""
 
 from __future__ import annotations
 
