@@ -21,8 +21,6 @@ pyace = pytest.importorskip("pyace", reason="python-ace is not installed (pip in
 
 def _cells(tmp_path, amplitudes, *, scale=1.0, shear=0.0, seed=0):
     """2×2×2 bcc W cells, lattice constant × ``scale``, sheared by ``shear``, rattled; EAM energies and forces."""
-    from ase.calculators.singlepoint import SinglePointCalculator
-
     from eipgs.bootstrap import EAMLammps, lattice_constant
 
     a = lattice_constant("W", "bcc") * scale
@@ -36,10 +34,7 @@ def _cells(tmp_path, amplitudes, *, scale=1.0, shear=0.0, seed=0):
             atoms.set_cell(cell, scale_atoms=True)
             atoms.rattle(amplitude, seed=seed + k)
             atoms.arrays["type"] = np.zeros(len(atoms), dtype=np.int64)
-            labelled = eam.static(atoms)
-            labelled.calc = SinglePointCalculator(labelled, energy=labelled.info["energy"],
-                                                  forces=labelled.arrays["forces"])
-            out.append(labelled)
+            out.append(eam.static(atoms))  # energy and forces in a SinglePointCalculator
     finally:
         eam.close()
     return out

@@ -132,20 +132,12 @@ class LammpsOracle:
 
     def _write(self, atoms: Atoms, path: Path) -> np.ndarray:
         """Write a data file; return Q with LAMMPS cell = cell @ Q (the rotation LAMMPS needs)."""
-        from eipgs.io.lammps import write_lammps_data
+        from eipgs.io.lammps import restricted_cell, write_lammps_data
 
         plain = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=True)
         write_lammps_data(path, plain, elements=self.elements, ntypes=len(self.elements))
         cell = np.asarray(atoms.cell[:], dtype=float)
-        a, b, c = cell
-        lx = np.linalg.norm(a)
-        xy = b @ a / lx
-        ly = np.sqrt(b @ b - xy**2)
-        xz = c @ a / lx
-        yz = (b @ c - xy * xz) / ly
-        lz = np.sqrt(c @ c - xz**2 - yz**2)
-        new = np.array([[lx, 0, 0], [xy, ly, 0], [xz, yz, lz]])
-        return np.linalg.solve(cell, new)
+        return np.linalg.solve(cell, restricted_cell(cell))
 
     def label(self, atoms: Atoms, where: str = "structure") -> Atoms:
         """A copy of ``atoms`` with energy, forces and (3-D cells) stress from the pair style."""

@@ -345,17 +345,6 @@ def _motep_fit(pot, images, elements: Sequence[str], folder: Path, *, weights: M
     return trained
 
 
-def _replace_file(path: Path, write) -> None:
-    """``write(tmp)`` then rename onto ``path``: an interrupted run leaves no finished-looking file."""
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def train_mtp(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, init: str | os.PathLike | None = None,
               level: int | None = None, elements: Sequence[str] | None = None,
               weights: Mapping[str, float] | None = None, iteration_limit: int = 1000, engine: str = "auto",
@@ -387,7 +376,7 @@ def train_mtp(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
     from eipgs.io.cfg import write_cfg
     from eipgs.io.almtp import format_mtp_text
 
-    _replace_file(folder / "train.cfg", lambda p: write_cfg(p, images, no_loss=True))
+    write_cfg(folder / "train.cfg", images, no_loss=True)
     plan = TrainPlan(folder=str(folder), engine=chosen, ran=False, returncode=None, structures=len(images), commands=[])
     if chosen == "mlp":
         text = format_mtp_text(pot) + "\n"
@@ -421,11 +410,11 @@ def train_mtp(train: Sequence[str | os.PathLike], outdir: str | os.PathLike, *, 
         (folder / stale).unlink(missing_ok=True)  # an earlier run's result must not look like this run's
     trained = _motep_fit(pot, images, elements, folder, weights=w, iteration_limit=iteration_limit, seed=seed,
                          progress=progress, optimizer=optimizer)
-    _replace_file(folder / "pot.mtp", lambda p: write_almtp(p, trained.replace(active_set=None)))
+    write_almtp(folder / "pot.mtp", trained.replace(active_set=None))
     from eipgs.activeset import build_active_set
 
     aset, _ = build_active_set(trained, images, [a.arrays["type"] for a in images], progress=progress)
-    _replace_file(folder / "pot.almtp", lambda p: write_almtp(p, trained.replace(active_set=aset)))
+    write_almtp(folder / "pot.almtp", trained.replace(active_set=aset))
     from eipgs.evaluate import evaluate, format_summary
 
     summary, rows = evaluate(trained, images, elements=elements, sources=sources)

@@ -44,6 +44,19 @@ def lammps_cell(lx: float, ly: float, lz: float, xy: float = 0.0, xz: float = 0.
     return np.array([[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, lz]])
 
 
+def restricted_cell(cell: np.ndarray) -> np.ndarray:
+    """The same cell rotated into LAMMPS's restricted triclinic form (a along x, b in the xy plane):
+    rows (lx,0,0), (xy,ly,0), (xz,yz,lz) with the lengths and angles of ``cell``."""
+    a, b, c = np.asarray(cell, dtype=float)
+    lx = np.linalg.norm(a)
+    xy = b @ a / lx
+    ly = np.sqrt(b @ b - xy**2)
+    xz = c @ a / lx
+    yz = (b @ c - xy * xz) / ly
+    lz = np.sqrt(c @ c - xz**2 - yz**2)
+    return lammps_cell(lx, ly, lz, xy, xz, yz)
+
+
 def _symbols_for_types(types: np.ndarray, elements: Sequence[str] | None, masses: dict[int, float], source: str) -> np.ndarray:
     """Atomic numbers: ``elements[t-1]`` if given, else the element whose mass matches Masses, else 0."""
     ntypes_needed = int(types.max(initial=0))
@@ -336,14 +349,8 @@ def write_lammps_data(
     cell = np.asarray(atoms.cell[:], dtype=float)
     if np.linalg.matrix_rank(cell) < 3:
         raise ValueError("write_lammps_data needs a full 3-D cell (set a box for non-periodic structures)")
-    a, b, c = cell
-    lx = np.linalg.norm(a)
-    xy = b @ a / lx
-    ly = np.sqrt(b @ b - xy**2)
-    xz = c @ a / lx
-    yz = (b @ c - xy * xz) / ly
-    lz = np.sqrt(c @ c - xz**2 - yz**2)
-    new_cell = lammps_cell(lx, ly, lz, xy, xz, yz)
+    new_cell = restricted_cell(cell)
+    (lx, _, _), (xy, ly, _), (xz, yz, lz) = new_cell
     if np.linalg.det(cell) < 0:
         raise ValueError("left-handed cell: LAMMPS needs a right-handed cell")
     frac = np.linalg.solve(cell.T, atoms.positions.T).T

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
@@ -677,14 +676,11 @@ def _owned_files(outdir: Path) -> list[Path]:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """write(tmp_path), then rename: an interrupted run never leaves a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    """write(tmp_path), then rename: an interrupted run never leaves a half-written file (eipgs.io.atomic)."""
+    from eipgs.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _read_csv(path: Path) -> list[dict]:
