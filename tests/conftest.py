@@ -163,7 +163,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.reference)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The reference-data notice comes after pytest's own summaries (the -ra list of skips), right
+    before the final counts, so it is the line a reader of a long run sees."""
+    result = yield
     skipped = [
         report
         for report in terminalreporter.stats.get("skipped", [])
@@ -175,6 +179,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             f"(looked in {reference_dir()}); set EIPGS_REFERENCE_DIR=/path/to/reference to run them, "
             "EIPGS_REQUIRE_REFERENCE=1 to make their absence a failure."
         )
+    return result
 
 
 @pytest.fixture
