@@ -403,12 +403,12 @@ def _report_sampling(r: dict) -> None:
 
 def stage_cells(ctx: DemoContext) -> dict:
     """Periodic cells (PCC-GCMC, eipgs pcc) around the interior clusters of highest γ, for plane-wave DFT."""
-    from ase.io import read, write
+    from ase.io import read
 
     outdir = ctx.path("cells")
     if outdir.exists():  # a cell of a previous run may belong to a cluster this run did not write
         shutil.rmtree(outdir)
-    ctx.path("clusters_for_cells.extxyz").unlink(missing_ok=True)
+    ctx.path("clusters_for_cells.extxyz").unlink(missing_ok=True)  # written by earlier versions
     from eipgs.pcc import PccSettings, pcc
 
     clusters_file = ctx.path("clusters.extxyz")
@@ -423,19 +423,18 @@ def stage_cells(ctx: DemoContext) -> dict:
     order = sorted(range(len(clusters)), key=lambda k: (len(clusters[k]) < 0.85 * full,
                                                         -float(clusters[k].info.get("center_grade", 0.0)), k))
     order = order[: ctx.cells]
-    chosen = ctx.path("clusters_for_cells.extxyz")
-    write(chosen, [clusters[k] for k in order], format="extxyz")
     start = time.perf_counter()
     settings = PccSettings(potential=ctx.results["potential"]["potential"].resolve(),
                            jobs=max(ctx.nprocs, 1), seed=1)
-    rows = pcc(chosen, outdir, settings, progress=False)
+    rows = pcc([clusters[k] for k in order], outdir, settings, progress=False,
+               labels=[f"{clusters_file.name}:{k}" for k in order])
     for row, k in zip(rows, order):
         row["cluster_index"] = k
         row["cluster_atoms"] = len(clusters[k])
         row["center_grade"] = float(clusters[k].info.get("center_grade", float("nan")))
     cells = [outdir / row["file"] for row in rows if row.get("status") == "ok" and row.get("file")]
     return {"wall_s": time.perf_counter() - start, "cells": len(cells), "tried": len(rows), "rows": rows,
-            "cell_files": cells, "files": [chosen, *cells, outdir / "summary.csv", outdir / "boxes.csv"]}
+            "cell_files": cells, "files": [*cells, outdir / "summary.csv", outdir / "boxes.csv"]}
 
 
 def _report_cells(r: dict) -> None:

@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from ase import Atoms
@@ -715,23 +716,33 @@ def _claim_outdir(outdir: Path, force: bool, resume: bool, labels: list[str]) ->
     return finished, boxes
 
 
-def pcc(clusters_file: str | Path, outdir: str | Path, settings: PccSettings = PccSettings(), progress: bool = True,
-        force: bool = False, resume: bool = False) -> list[dict]:
-    """Reconstruct every cluster of `clusters_file` into `outdir`; returns the summary rows.
+def pcc(clusters_file: str | Path | Sequence[Atoms], outdir: str | Path, settings: PccSettings = PccSettings(),
+        progress: bool = True, force: bool = False, resume: bool = False,
+        labels: Sequence[str] | None = None) -> list[dict]:
+    """Reconstruct every cluster of `clusters_file` (a file eipgs reads, or the clusters themselves as
+    ASE Atoms) into `outdir`; returns the summary rows. `labels` names the source of each cluster in
+    the outputs (default FILE:index, or clusters:index for Atoms).
 
     Each cell and its grid plot are written (temp file + rename) as its cluster finishes, and
     summary.csv/boxes.csv are rewritten after every cluster, so an interrupted run loses only the
     clusters in flight; `resume` keeps the finished ones. Under mpirun/mpiexec (mpi4py, more than
     one rank) the clusters are dealt round-robin over the ranks; rank 0 writes the tables at the end.
     """
-    clusters_file, outdir = Path(clusters_file), Path(outdir)
+    outdir = Path(outdir)
     world = mpi_world()
+    from_file = isinstance(clusters_file, (str, Path))
 
     def prepare(comm=None):
-        clusters = read_clusters(clusters_file, list(settings.cfg_elements))
-        labels = [f"{clusters_file.name}:{i}" for i in range(len(clusters))]
-        finished, old_boxes = _claim_outdir(outdir, force, resume, labels)
-        job = _prepare(clusters, labels, settings, outdir, comm, done=set(finished))
+        if from_file:
+            clusters = read_clusters(Path(clusters_file), list(settings.cfg_elements))
+            names = labels or [f"{Path(clusters_file).name}:{i}" for i in range(len(clusters))]
+        else:
+            clusters = list(clusters_file)
+            names = labels or [f"clusters:{i}" for i in range(len(clusters))]
+        if len(names) != len(clusters):
+            raise ValueError(f"pcc: {len(names)} labels for {len(clusters)} clusters")
+        finished, old_boxes = _claim_outdir(outdir, force, resume, list(names))
+        job = _prepare(clusters, list(names), settings, outdir, comm, done=set(finished))
         return job, finished, old_boxes
 
     if world is None:
