@@ -517,6 +517,8 @@ void FixClusterSample::init()
     // The core is the part of the cluster whose MTP neighbourhoods are complete.
     if (!core_given) core_radius = grade_fix->mtp_cutoff();
     if (active_cfg_next < 0) active_cfg_next = grade_fix->active_set().configuration_count();
+    // After swaps the regrade needs only gamma = max |S b| of rows the grade fix already built.
+    if (update_active && regrade) grade_fix->keep_rows_for_regrade();
     if (comm->me == 0 && radius < grade_fix->mtp_cutoff())
       error->warning(FLERR,
                      "Fix cluster/sample: radius {} < MTP cutoff {}: the centre's neighbourhood "

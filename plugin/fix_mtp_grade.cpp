@@ -314,7 +314,11 @@ void FixMtpGrade::regrade()
 void FixMtpGrade::evaluate(bool apply_break)
 {
   const double t0 = platform::walltime();
-  neighbor->build_one(list);
+  // A regrade on the step of the last evaluation reuses its rows (same positions, same rows).
+  // The decision is local, but every rank takes it the same way: all ranks evaluated on this step.
+  const bool reuse = keep_rows && !apply_break && kept_step == update->ntimestep &&
+      evaluated_step == update->ntimestep && kept_nlocal == atom->nlocal;
+  if (!reuse) neighbor->build_one(list);
   evaluated = true;
   evaluated_step = update->ntimestep;
 
@@ -347,24 +351,50 @@ void FixMtpGrade::evaluate(bool apply_break)
     for (int r = 0; r < nb; r++) record(batch_atoms[r], batch_gamma[r], 0);
     nb = 0;
   };
-  const int inum = list->inum;
-  const int *ilist = list->ilist;
-  for (int ii = 0; ii < inum; ii++) {
-    const int i = ilist[ii];
-    if (i >= nlocal || !(mask[i] & groupbit)) continue;
-    const int tc = type_species[type[i]];
-    if (tc < 0) continue;
-    const int n = gather_neighbours(i);
-    local_graded += 1.0;
-    if (nb_overlap >= 0) {
-      // Coincident atoms: no MTP row exists (r = 0); as far outside the training data as it
-      // gets, so graded +inf, above every select/break threshold.
-      record(i, HUGE_VAL, tag[nb_overlap]);
-      continue;
+  if (reuse) {
+    for (const auto &[i, partner] : kept_inf) {
+      local_graded += 1.0;
+      record(i, HUGE_VAL, partner);
     }
-    evaluator->row(tc, n, nb_rij.data(), nb_species.data(), &batch_rows[(size_t) nb * m]);
-    batch_atoms[nb++] = i;
-    if (nb == BATCH) flush();
+    for (size_t k = 0; k < kept_atoms.size(); k++) {
+      local_graded += 1.0;
+      std::copy_n(&kept_rows[k * m], m, &batch_rows[(size_t) nb * m]);
+      batch_atoms[nb++] = kept_atoms[k];
+      if (nb == BATCH) flush();
+    }
+  } else {
+    if (keep_rows) {
+      kept_atoms.clear();
+      kept_inf.clear();
+      kept_step = update->ntimestep;
+      kept_nlocal = nlocal;
+    }
+    const int inum = list->inum;
+    const int *ilist = list->ilist;
+    for (int ii = 0; ii < inum; ii++) {
+      const int i = ilist[ii];
+      if (i >= nlocal || !(mask[i] & groupbit)) continue;
+      const int tc = type_species[type[i]];
+      if (tc < 0) continue;
+      const int n = gather_neighbours(i);
+      local_graded += 1.0;
+      if (nb_overlap >= 0) {
+        // Coincident atoms: no MTP row exists (r = 0); as far outside the training data as it
+        // gets, so graded +inf, above every select/break threshold.
+        record(i, HUGE_VAL, tag[nb_overlap]);
+        if (keep_rows) kept_inf.emplace_back(i, tag[nb_overlap]);
+        continue;
+      }
+      double *row = &batch_rows[(size_t) nb * m];
+      evaluator->row(tc, n, nb_rij.data(), nb_species.data(), row);
+      if (keep_rows) {
+        kept_atoms.push_back(i);
+        kept_rows.resize(kept_atoms.size() * (size_t) m);
+        std::copy_n(row, m, &kept_rows[(kept_atoms.size() - 1) * (size_t) m]);
+      }
+      batch_atoms[nb++] = i;
+      if (nb == BATCH) flush();
+    }
   }
   if (nb) flush();
 

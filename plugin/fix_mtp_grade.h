@@ -68,6 +68,12 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
   // occasional neighbour list is rebuilt for the current coordinates); the break threshold is not
   // applied. Collective: call on all ranks, e.g. after identical swaps on every rank.
   void regrade();
+  // Keep the rows of the graded atoms from each evaluation, so that regrade() on the same step
+  // only recomputes gamma = max |S b| from them instead of rebuilding the neighbour list and every
+  // row (rows depend on positions only, which cannot change within a step: the grades are
+  // bit-identical). Costs m doubles per graded local atom; fix cluster/sample asks for it when it
+  // swaps rows in (update_active yes).
+  void keep_rows_for_regrade() { keep_rows = true; }
   // Path of the .almtp file as given in the fix command.
   const char *almtp_path() const { return path.c_str(); }
 
@@ -111,6 +117,15 @@ class FixMtpGrade : public LAMMPS_NS::Fix {
   std::vector<double> batch_rows;
   std::vector<double> batch_gamma;
   std::vector<int> batch_atoms;
+
+  // Rows kept for regrade() (keep_rows_for_regrade): kept_atoms[k] is the local index whose row is
+  // kept_rows[k*m ...]; overlapping atoms (graded inf, no row) in kept_inf with their partner's tag.
+  bool keep_rows = false;
+  LAMMPS_NS::bigint kept_step = -1;
+  int kept_nlocal = -1;
+  std::vector<double> kept_rows;
+  std::vector<int> kept_atoms;
+  std::vector<std::pair<int, LAMMPS_NS::tagint>> kept_inf;
 };
 
 }    // namespace EIPGS

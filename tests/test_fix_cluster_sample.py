@@ -476,6 +476,11 @@ def test_update_active_dedup_matches_numpy_maxvol_replay(tmp_path, mtp_reference
             if g > thr:
                 assert mv.add(rows[k][None, :], threshold=1.0, swap_limit=1) == 1
                 replayed.append((step, int(ids[k]), g))
+        # f_g of a sampling step is the regrade (from the grade fix's kept rows) against the set
+        # after this step's swaps
+        dumped = (dedup / f"snap.{step}.dump").read_text().splitlines()[9 : 9 + len(ids)]
+        f_g = np.array([float(line.split()[5]) for line in dumped])
+        np.testing.assert_allclose(f_g, mv.grades(rows), rtol=1e-7, atol=1e-9)
     got = [(int(f.info["step"]), int(f.info["center_id"]), f.info["center_grade"]) for f in written]
     assert [r[:2] for r in got] == [r[:2] for r in replayed]
     np.testing.assert_allclose([r[2] for r in got], [r[2] for r in replayed], rtol=1e-7)
