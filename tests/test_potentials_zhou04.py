@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Zhou 2004 EAM generator: the NIST W file, the note's spot values, LAMMPS crystal properties, alloys."""
+"""Zhou 2004 EAM generator: the NIST W file, spot values of doc/design/zhou04-eam.md §6, LAMMPS crystal properties, alloys."""
 
 from __future__ import annotations
 
