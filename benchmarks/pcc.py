@@ -22,8 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from eipgs.pcc import PccSettings, bulk_fraction, reconstruct
 from eipgs.pcc.authors import authors_recipe
 from eipgs.pcc.build import (grain_boundary_cluster, interstitial_cluster, shear, strained_cluster, surface_cluster,
@@ -56,7 +54,7 @@ def main(argv=None) -> int:
             from eipgs.potentials.zhou04 import zhou04_eam_file
 
             potential = Path(zhou04_eam_file(["W"], tmp))
-        print(f"| core | method | atoms | pe/atom (eV) | excess (eV) | bulk-like | P (GPa) | centre nbh kept | CPU s/cluster |")
+        print("| core | method | atoms | pe/atom (eV) | excess (eV) | bulk-like | P (GPa) | centre nbh kept | CPU s/cluster |")
         print("|---|---|---|---|---|---|---|---|---|")
         speedups = []
         for name in args.cores.split(","):
@@ -92,7 +90,7 @@ def main(argv=None) -> int:
             sys.stdout.flush()
         if args.no_recipe:
             return 0
-        print(f"\nspeed-up per cluster (CPU, authors' recipe / eipgs pcc): "
+        print("\nspeed-up per cluster (CPU, authors' recipe / eipgs pcc): "
               + ", ".join(f"{n} {s:.0f}x" for n, s in zip(args.cores.split(","), speedups)))
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.build import bulk
 from ase.io import read, write
 
 from eipgs.cli import main

@@ -4,8 +4,6 @@ compared with the authors' stock-`fix gcmc` recipe run on the same core (issue 1
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from ase.build import bulk

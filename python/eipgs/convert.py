@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
 from eipgs.io.formats import TYPE_ONLY_FORMATS, detect_format, read_structures, write_structures
