@@ -8,7 +8,7 @@ strained like the core (E - N·e_ref, the same e_ref for both), bulk-like fracti
 atoms (a-CNA bcc), |P|, whether the centre's 5 Å neighbourhood is the source's, and CPU seconds per
 cluster (LAMMPS runs in this process, so process CPU time is robust on a shared machine).
 
-The authors' recipe (eipgs.pcc.authors, doc/design/pcc-method.md §4): 27 boxes of a 13.5 Å input
+The authors' recipe (eipgs.pcc.authors, doc/design/pcc.md §4): 27 boxes of a 13.5 Å input
 box × 2000 steps; `--boxes N` runs the first N and scales the time by 27/N.
 
 Usage: python benchmarks/pcc.py [--potential W.eam.alloy] [--boxes 27] [--cores vacancy,gb,...] [--no-recipe]

@@ -2,7 +2,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs: a small header-only random number generator (xoshiro256** seeded
    through splitmix64). Our own, so that the plugin needs no private LAMMPS
-   header (random_park.h; doc/design/lammps-plugin.md §10) and so that a stream seeded
+   header (random_park.h; doc/design/plugin.md §10) and so that a stream seeded
    identically on every rank yields identical draws there (§9.6).
 ------------------------------------------------------------------------- */
 

@@ -494,7 +494,7 @@ void FixClusterSample::init()
 
   // Clusters come from owned + ghost atoms of the centre's owner. An atom within `radius` of a
   // centre now was within radius + skin of it at the last reneighbouring (each moved < skin/2),
-  // so the ghost shell must reach radius + skin (doc/design/lammps-plugin.md §4, ghost-range check).
+  // so the ghost shell must reach radius + skin (doc/design/plugin.md §4, ghost-range check).
   // comm->get_comm_cutoff() is still 0 here on the first run: use the formula.
   const double cutghost = ghost_cutoff(lmp);
   const double needed = radius + neighbor->skin;
@@ -554,7 +554,7 @@ void FixClusterSample::end_of_step()
   // fix mtp/grade (and fix halt) stop a run with timer->force_timeout(): the integrator ends
   // the run at the start of the next step, after every end_of_step of this one. The step that
   // triggers the break is the one users most need, so sample it even off the N grid, if the
-  // reference fix's values are current on it (doc/design/lammps-plugin.md §7).
+  // reference fix's values are current on it (doc/design/plugin.md §7).
   if (ref_kind == REF_FIX && timer->is_timeout()) {
     Fix *f = modify->get_fix_by_id(ref_id);
     // Its values are fresh only on its own evaluation steps (nevery; peratom_freq for output).
@@ -596,7 +596,7 @@ void FixClusterSample::post_run()
 
 /* ----------------------------------------------------------------------
    rank 0: the cluster whose centre row entered the active set becomes an
-   active-set configuration (no-loss .cfg, doc/design/mtp-grade.md §4, §9.4), with the
+   active-set configuration (no-loss .cfg, doc/design/mtp.md §4, §9.4), with the
    centre's site-energy equation 3n + 10 + 0 (§3.3) as its link
 ------------------------------------------------------------------------- */
 
@@ -662,7 +662,7 @@ void FixClusterSample::evaluate_ref()
   }
 
   if (ref_kind == REF_COMPUTE) {
-    // fix ave/atom's protocol (doc/design/lammps-plugin.md §5): invoke on demand, re-read the pointer.
+    // fix ave/atom's protocol (doc/design/plugin.md §5): invoke on demand, re-read the pointer.
     Compute *c = modify->get_compute_by_id(ref_id);
     modify->clearstep_compute();
     if (!(c->invoked_flag & Compute::INVOKED_PERATOM)) {
@@ -812,7 +812,7 @@ std::vector<FixClusterSample::Centre> FixClusterSample::select_centres(const std
     if (excluded) continue;
 
     if (update_active) {
-      // Live deduplication (doc/design/mtp-grade.md §5-§6): grade the candidate against the active set as
+      // Live deduplication (doc/design/mtp.md §5-§6): grade the candidate against the active set as
       // updated by the centres selected so far; select it only if it still extrapolates, then
       // swap its row in. The owner builds the row; one broadcast gives every rank the same row
       // and the same decision, so every copy of the active set receives the same swap.
@@ -878,7 +878,7 @@ void FixClusterSample::write_clusters(const std::vector<Centre> &centres)
     pack.push_back(0);
     int count = 0;
     // Ghost coordinates are image-shifted, so x[j] - x[i] is the direct vector, and periodic
-    // images of the same atom within the radius appear as separate ghosts (doc/design/lammps-plugin.md §4).
+    // images of the same atom within the radius appear as separate ghosts (doc/design/plugin.md §4).
     for (int j = 0; j < nall; ++j) {
       const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
       if (dx * dx + dy * dy + dz * dz >= radius2) continue;
@@ -928,7 +928,7 @@ void FixClusterSample::write_clusters(const std::vector<Centre> &centres)
       if (centres[s].skip_write && centres[s].active_cfg < 0) continue;
       auto &atoms = clusters[s];
       const tagint ctag = centres[s].tag;
-      // Centre first (doc/design/mtp-grade.md §8), then by distance, id and vector: an order that depends
+      // Centre first (doc/design/mtp.md §8), then by distance, id and vector: an order that depends
       // only on the geometry, so 1 and P ranks write the same file.
       std::sort(atoms.begin(), atoms.end(), [ctag](const ClusterAtom &a, const ClusterAtom &b) {
         const bool ac = (a.tag == ctag && a.r2 == 0.0), bc = (b.tag == ctag && b.r2 == 0.0);
@@ -1034,7 +1034,7 @@ void FixClusterSample::write_extxyz(const Centre &c, const std::vector<ClusterAt
 
 /* ----------------------------------------------------------------------
    MLIP .cfg, non-periodic, centre first at the origin, the cutter's features
-   cfg#, extrapolation_grade, nbh# plus ours, sorted (doc/design/mtp-grade.md §8, §9.1)
+   cfg#, extrapolation_grade, nbh# plus ours, sorted (doc/design/mtp.md §8, §9.1)
 ------------------------------------------------------------------------- */
 
 void FixClusterSample::write_cfg(const Centre &c, const std::vector<ClusterAtom> &atoms)

@@ -4,7 +4,7 @@
    spherical cluster around each selected high-ref atom (ref = a per-atom
    fix, compute or variable, typically f_ID of fix mtp/grade), optionally
    deduplicated live against the MTP active set (MaxVol swap).
-   Doc: doc/fix_cluster_sample.md. Conventions: doc/design/mtp-grade.md §8-§9.
+   Doc: doc/fix_cluster_sample.md. Conventions: doc/design/mtp.md §8-§9.
 ------------------------------------------------------------------------- */
 
 #ifndef EIPGS_FIX_CLUSTER_SAMPLE_H

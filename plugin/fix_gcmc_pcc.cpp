@@ -3,8 +3,8 @@
    eipgs: fix gcmc/pcc (see fix_gcmc_pcc.h and doc/fix_gcmc_pcc.md).
 
    Implemented from the grand-canonical acceptance rules and the full-energy
-   sequence described in doc/design/lammps-plugin.md §9 and doc/design/pcc-method.md §8, §10, §12;
-   insertion and deletion through the header-free routes of doc/design/lammps-plugin.md
+   sequence described in doc/design/plugin.md §9 and doc/design/pcc.md §8, §10, §12;
+   insertion and deletion through the header-free routes of doc/design/plugin.md
    §8, random numbers from our own generator (eipgs_random.h).
 ------------------------------------------------------------------------- */
 
@@ -172,7 +172,7 @@ void FixGcmcPcc::init()
     error->all(FLERR, "Fix gcmc/pcc requires a fully periodic box (it builds periodic cells)");
 
   // the core must stay a different species from the inserted one, otherwise the
-  // "inserted count" and the species check of doc/design/pcc-method.md §11 become meaningless
+  // "inserted count" and the species check of doc/design/pcc.md §11 become meaningless
   if (coregroup >= 0) {
     int bad = 0;
     for (int i = 0; i < atom->nlocal; ++i)
@@ -191,7 +191,7 @@ void FixGcmcPcc::init()
   c_pe = modify->get_compute_by_id("thermo_pe");
   if (!c_pe) error->all(FLERR, "Fix gcmc/pcc: compute thermo_pe is missing");
 
-  // doc/design/lammps-plugin.md §9.3: beta, de Broglie wavelength, activity zz, velocity width
+  // doc/design/plugin.md §9.3: beta, de Broglie wavelength, activity zz, velocity width
   beta = 1.0 / (force->boltz * temperature);
   const double mass = atom->mass[itype];
   if (strcmp(update->unit_style, "lj") == 0) {
@@ -236,7 +236,7 @@ void FixGcmcPcc::pre_exchange()
     else
       attempt_deletion();
 
-    // saturation (doc/design/pcc-method.md §12): no room for one more atom for K insertion attempts
+    // saturation (doc/design/pcc.md §12): no room for one more atom for K insertion attempts
     if (saturate_k > 0 && rejected_in_row >= saturate_k && attempts_since_growth >= saturate_k) {
       saturated = 1;
       break;
@@ -299,7 +299,7 @@ bool FixGcmcPcc::accept(double log_probability)
 }
 
 /* ----------------------------------------------------------------------
-   insertion at a uniformly random point of the box (doc/design/lammps-plugin.md §9.4, §8.1):
+   insertion at a uniformly random point of the box (doc/design/plugin.md §9.4, §8.1):
    accept with zz V exp(-beta dE) / (N + 1)
 ------------------------------------------------------------------------- */
 
@@ -497,7 +497,7 @@ void FixGcmcPcc::attempt_translation()
 }
 
 /* ----------------------------------------------------------------------
-   total potential energy of the current configuration (doc/design/lammps-plugin.md §9.6)
+   total potential energy of the current configuration (doc/design/plugin.md §9.6)
 ------------------------------------------------------------------------- */
 
 void FixGcmcPcc::reneighbor_all()
@@ -570,7 +570,7 @@ tagint FixGcmcPcc::pick_candidate()
 }
 
 // hard walls: no atom closer than dmin, no inserted atom within R of a centre atom
-// (doc/design/pcc-method.md §10, condition 3); minimum image, so periodic images count too
+// (doc/design/pcc.md §10, condition 3); minimum image, so periodic images count too
 bool FixGcmcPcc::position_allowed(const double *xtrial, tagint skip) const
 {
   const double dminsq = overlap_dmin * overlap_dmin;
@@ -602,7 +602,7 @@ void FixGcmcPcc::remove_atom_by_tag(tagint tag)
   after_natoms_change();
 }
 
-// doc/design/lammps-plugin.md §8.2 route (A): copy the last local atom into slot i through the public
+// doc/design/plugin.md §8.2 route (A): copy the last local atom into slot i through the public
 // per-atom table and the fixes' copy_arrays, then shrink nlocal
 void FixGcmcPcc::remove_local(int i)
 {

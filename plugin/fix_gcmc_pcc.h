@@ -2,7 +2,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs: fix gcmc/pcc -- grand-canonical Monte Carlo filling of a periodic
    cell around a frozen core (periodic configuration construction,
-   doc/design/pcc-method.md §2, §12). Insertion anywhere in the box, deletion and
+   doc/design/pcc.md §2, §12). Insertion anywhere in the box, deletion and
    translation of inserted atoms, full-energy acceptance with the current
    pair style, a saturation stop like fix halt.
 ------------------------------------------------------------------------- */
@@ -48,10 +48,10 @@ class FixGcmcPcc : public LAMMPS_NS::Fix {
   LAMMPS_NS::bigint saturate_k;
   double displace, translate_fraction;
 
-  std::unique_ptr<Random> random;    // identical stream on every rank (doc/design/lammps-plugin.md §9.6)
+  std::unique_ptr<Random> random;    // identical stream on every rank (doc/design/plugin.md §9.6)
   LAMMPS_NS::Compute *c_pe;
 
-  // thermodynamics (doc/design/lammps-plugin.md §9.3)
+  // thermodynamics (doc/design/plugin.md §9.3)
   double beta, zz, sigma_v, volume;
 
   double energy_stored;

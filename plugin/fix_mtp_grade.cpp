@@ -26,7 +26,7 @@
 #include <sstream>
 
 // neigh_request.h is not among the shipped headers; set_cutoff() is an exported, non-virtual
-// method, so declaring just that member is enough to call it (doc/design/lammps-plugin.md §4).
+// method, so declaring just that member is enough to call it (doc/design/plugin.md §4).
 namespace LAMMPS_NS {
 class NeighRequest {
  public:
@@ -203,7 +203,7 @@ void FixMtpGrade::init()
   if (neighbor->style == Neighbor::MULTI || neighbor->style == Neighbor::MULTI_OLD)
     error->all(FLERR, "Fix mtp/grade does not support neighbor style multi; use neighbor ... bin");
 
-  // Ghost-range check (doc/design/lammps-plugin.md §4): the occasional full list reaches R_cut + skin, so
+  // Ghost-range check (doc/design/plugin.md §4): the occasional full list reaches R_cut + skin, so
   // ghosts must exist that far.
   const double skin = neighbor->skin;
   const double need = cutoff_mtp + skin;
@@ -424,7 +424,7 @@ void FixMtpGrade::evaluate(bool apply_break)
   }
   time_spent += platform::walltime() - t0;
 
-  // Break (doc/design/mtp-grade.md §7, doc/design/lammps-plugin.md §7): the decision uses MPI-reduced values, so every
+  // Break (doc/design/mtp.md §7, doc/design/plugin.md §7): the decision uses MPI-reduced values, so every
   // rank takes the same branch; error->all and force_timeout() are then called on all ranks.
   if (apply_break && break_threshold > 0.0 && max_gamma > break_threshold) {
     const std::string msg = fmt::format(

@@ -7,7 +7,7 @@
    fix ID group-ID mtp/grade N file.almtp [species s1 ... sNtypes]
                                           [select gs] [break gb] [error yes|no]
 
-   Math: doc/design/mtp-grade.md; LAMMPS mechanics: doc/design/lammps-plugin.md §4, §5, §7.
+   Math: doc/design/mtp.md; LAMMPS mechanics: doc/design/plugin.md §4, §5, §7.
    User documentation: doc/fix_mtp_grade.md.
 ------------------------------------------------------------------------- */
 

@@ -17,7 +17,7 @@
 
 namespace EIPGS {
 
-// The communication cutoff the coming run will use (doc/design/lammps-plugin.md §4). comm->get_comm_cutoff()
+// The communication cutoff the coming run will use (doc/design/plugin.md §4). comm->get_comm_cutoff()
 // still returns 0 inside Fix::init() of the first run (neighbor->init() runs after modify->init()),
 // hence the formula: max(pair cutoff + skin, comm_modify cutoff).
 inline double ghost_cutoff(LAMMPS_NS::LAMMPS *lmp)

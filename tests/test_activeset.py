@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""eipgs activeset (doc/design/mtp-grade.md §4, §5): rebuilding the active set of the MLIP-3 W potential from its own
+"""eipgs activeset (doc/design/mtp.md §4, §5): rebuilding the active set of the MLIP-3 W potential from its own
 stored configurations, checked against the grades from the original A/S and MLIP-3's own grades."""
 
 from __future__ import annotations

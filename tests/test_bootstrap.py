@@ -18,7 +18,7 @@ from eipgs.io.cfg import read_cfg
 from eipgs.mtp.evaluator import MTPEvaluator, radial_basis
 from eipgs.mtp.grading import evaluate_configuration
 
-W_BCC_ENERGY = -8.75999  # eV/atom, bcc W at a = 3.16485 Å with the Zhou04 file (doc/design/zhou04-eam.md §6)
+W_BCC_ENERGY = -8.75999  # eV/atom, bcc W at a = 3.16485 Å with the Zhou04 file (doc/design/zhou04.md §6)
 
 
 @pytest.fixture(scope="module")

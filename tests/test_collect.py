@@ -69,7 +69,7 @@ def test_collect_cfg_exact(dft_runs):
         if name.startswith("cluster"):
             assert "plus_stress" not in atoms.info  # a box with vacuum has no meaningful stress
             continue
-        # PlusStress = (VASP kB tensor) × V / 1602.1766, columns xx yy zz yz xz xy (doc/design/mtp-grade.md §9.3).
+        # PlusStress = (VASP kB tensor) × V / 1602.1766, columns xx yy zz yz xz xy (doc/design/mtp.md §9.3).
         np.testing.assert_allclose(atoms.info["plus_stress"], _plus_stress(t, poscar.get_volume()), rtol=1e-12, atol=1e-12)
     text = (tmp_path / "train.cfg").read_text()
     assert text.count("Feature   EFS_by\tVASP") == 4

@@ -53,7 +53,7 @@ def test_detect_format():
 
 
 def test_cfg_stress_sign_and_order(tmp_path):
-    """PlusStress written = −σ·V in the column order xx yy zz yz xz xy (doc/design/mtp-grade.md §9.3)."""
+    """PlusStress written = −σ·V in the column order xx yy zz yz xz xy (doc/design/mtp.md §9.3)."""
     atoms = _structures()[1]
     write_structures(tmp_path / "s.cfg", [atoms], elements=["W", "Cu"])
     lines = (tmp_path / "s.cfg").read_text().splitlines()

@@ -291,7 +291,7 @@ def test_cfg_output_format_and_reader(tmp_path, generated_reference):
     assert lines[:3] == ["BEGIN_CFG", " Size", f"    {len(xyz[0])}"]
     assert lines[3] == " AtomData:  id type       cartes_x      cartes_y      cartes_z"
     assert lines[4] == "             1    0       0.000000      0.000000      0.000000"
-    assert "Supercell" not in text    # non-periodic (doc/design/mtp-grade.md §8)
+    assert "Supercell" not in text    # non-periodic (doc/design/mtp.md §8)
     keys = [ln.split()[1] for ln in lines if ln.startswith(" Feature")]
     assert keys == sorted(keys)
     assert {"cfg#", "nbh#", "extrapolation_grade", "center_id", "step"} <= set(keys)

@@ -13,9 +13,9 @@ import pytest
 from conftest import lmp_executable, run_mpi
 from eipgs.lmp import LammpsError, create_lammps, run
 
-A_W = 3.16485  # Zhou W bcc lattice constant (doc/design/pcc-method.md §6)
+A_W = 3.16485  # Zhou W bcc lattice constant (doc/design/pcc.md §6)
 MASS_W = 183.84
-# metal-unit constants of LAMMPS (doc/design/lammps-plugin.md §9.3), used for the independent Λ
+# metal-unit constants of LAMMPS (doc/design/plugin.md §9.3), used for the independent Λ
 KB, HPLANCK, MVV2E = 8.617343e-5, 4.135667403e-3, 1.0364269e-4
 
 
@@ -166,7 +166,7 @@ def test_rejected_insertions_restore_energy_bit_identically(tmp_path, generated_
 
 
 def test_ideal_gas_mean_number_is_zz_v(tmp_path, lmp):
-    """pair_style zero: the grand-canonical N is Poisson with mean zz·V = exp(βμ)V/Λ³ (doc/design/lammps-plugin.md §9.3)."""
+    """pair_style zero: the grand-canonical N is Poisson with mean zz·V = exp(βμ)V/Λ³ (doc/design/plugin.md §9.3)."""
     temperature, box, target = 300.0, 10.0, 15.0
     lam = np.sqrt(HPLANCK**2 / (2 * np.pi * MASS_W * MVV2E * KB * temperature))
     mu = KB * temperature * np.log(target * lam**3 / box**3)

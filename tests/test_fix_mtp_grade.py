@@ -78,7 +78,7 @@ def test_grades_match_mlip3(lmp, mtp_reference, data, pot, keywords):
     assert ngraded == len(ref)
     assert nsel == sum(g > 2.0 for g in gam.values())
     assert idmax == min(i for i, g in gam.items() if g == vmax)
-    landmarks = {"v1.data": (3.13024, 2), "v2.data": (7.47242, 58)}  # doc/design/mtp-grade.md §11.5
+    landmarks = {"v1.data": (3.13024, 2), "v2.data": (7.47242, 58)}  # doc/design/mtp.md §11.5
     if data in landmarks and not is_generated(mtp_reference):
         assert vmax == pytest.approx(landmarks[data][0], abs=1e-5)
         assert nsel == landmarks[data][1]

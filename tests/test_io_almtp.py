@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-""".almtp reader/writer (doc/design/mtp-grade.md §1, §4; check list §11.1) and its bad-input errors."""
+""".almtp reader/writer (doc/design/mtp.md §1, §4; check list §11.1) and its bad-input errors."""
 
 from __future__ import annotations
 

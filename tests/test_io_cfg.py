@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""MLIP .cfg reader/writer (doc/design/mtp-grade.md §9, check list §11.9)."""
+"""MLIP .cfg reader/writer (doc/design/mtp.md §9, check list §11.9)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from eipgs.io.cfg import CfgFormatError, read_cfg, write_cfg
 
-# The 2-atom example of doc/design/mtp-grade.md §9.1, byte for byte (TAB between feature key and value).
+# The 2-atom example of doc/design/mtp.md §9.1, byte for byte (TAB between feature key and value).
 EXAMPLE_91 = (
     "BEGIN_CFG\n"
     " Size\n"

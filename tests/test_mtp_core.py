@@ -44,7 +44,7 @@ def test_info_w_matches_published_counts(reference):
     assert (d["alpha_index_times_count"], d["alpha_scalar_moments"]) == ("969", "92")
     assert d["m"] == "125" and d["mode"] == "nbh"
     assert d["links"] == "125" and d["unfilled_rows"] == "11" and d["configurations"] == "52"
-    assert 1e-9 < float(d["identity_error"]) < 1e-7  # doc/design/mtp-grade.md §11.1: 1.7e-8
+    assert 1e-9 < float(d["identity_error"]) < 1e-7  # doc/design/mtp.md §11.1: 1.7e-8
     assert float(d["cutoff"]) == 5.0
 
 
@@ -99,7 +99,7 @@ def test_core_grades_match_mlip3(mtp_reference, tmp_path, data, pot, mapping):
     assert np.all(np.abs(gam - expected) <= 2e-5 * np.maximum(1.0, expected))
     assert rows.shape == (len(ids), int(info(mtp_reference / pot)["m"]))
     if data == "v1.data" and not is_generated(mtp_reference):
-        assert energy.mean() == pytest.approx(-12.8920, abs=5e-5)  # doc/design/mtp-grade.md §11.5
+        assert energy.mean() == pytest.approx(-12.8920, abs=5e-5)  # doc/design/mtp.md §11.5
         assert rows.shape == (1024, 125)
         assert np.all(rows[:, 32] == 1.0)  # species block one-hot
 

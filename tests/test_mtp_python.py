@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""NumPy MTP evaluator, grades and MaxVol (doc/design/mtp-grade.md §1–§5, check list §11.2–§11.5, §11.8)."""
+"""NumPy MTP evaluator, grades and MaxVol (doc/design/mtp.md §1–§5, check list §11.2–§11.5, §11.8)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Our own MTP basis (python/eipgs/mtp/templates.py) checked numerically with the NumPy evaluator:
 values against brute-force einsum over full Cartesian moment tensors, rotation/permutation
-invariance, linear independence, and the .almtp semantics (doc/design/mtp-grade.md §1.3)."""
+invariance, linear independence, and the .almtp semantics (doc/design/mtp.md §1.3)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ generate_template = functools.lru_cache(maxsize=None)(_generate)  # level 20 tak
 
 R_MIN, R_CUT, R_SIZE = 2.0, 5.0, 8
 
-# MLIP-3's counts (doc/design/mtp-grade.md §1.4): ours agree in N_basic and, before dropping linearly dependent
+# MLIP-3's counts (doc/design/mtp.md §1.4): ours agree in N_basic and, before dropping linearly dependent
 # functions, in N_lin — the "≤ 4 moment tensors, level ≤ L" rule; N_times differs (our own
 # factorisation into pairwise products). From level 16 on some contractions are dependent in 3-D
 # (tr T⁴ by Cayley–Hamilton) and are dropped.

@@ -38,7 +38,7 @@ def w_all(request, tmp_path_factory):
 
 def test_reads_published_w_dataset(reference):
     w_all = read_pacemaker(reference / "W-all.pckl.gzip")
-    # Numbers from doc/design/pcc-method.md §6 (1026 structures, 94,516 atoms, 2–140 per structure, E/atom range).
+    # Numbers from doc/design/pcc.md §6 (1026 structures, 94,516 atoms, 2–140 per structure, E/atom range).
     assert len(w_all) == 1026
     sizes = np.array([len(a) for a in w_all])
     assert sizes.sum() == 94516 and sizes.min() == 2 and sizes.max() == 140

@@ -16,7 +16,7 @@ from eipgs.lmp import create_lammps, run
 from eipgs.pcc import box_grid
 from eipgs.pcc.build import A_W, vacancy_cluster  # noqa: F401  (A_W: imported from here by test_pcc_mpi)
 
-E_BCC = -8.760  # eV/atom, Zhou W bcc (doc/design/pcc-method.md §6)
+E_BCC = -8.760  # eV/atom, Zhou W bcc (doc/design/pcc.md §6)
 CUTOFF = 5.0
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Zhou 2004 EAM generator: the NIST W file, spot values of doc/design/zhou04-eam.md §6, LAMMPS crystal properties, alloys."""
+"""Zhou 2004 EAM generator: the NIST W file, spot values of doc/design/zhou04.md §6, LAMMPS crystal properties, alloys."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def test_functions_are_vectorized_and_branches_continuous():
         p = zhou04.element_parameters(el)
         for edge in (p.rho_n, p.rho_0):
             below, above = embedding(el, [edge * (1 - 1e-12), edge])
-            # the 6-decimal parameters leave jumps of ~1e-6 eV at the branch edges (doc/design/zhou04-eam.md §1)
+            # the 6-decimal parameters leave jumps of ~1e-6 eV at the branch edges (doc/design/zhou04.md §1)
             assert abs(below - above) < 2e-5, (el, edge, below - above)
         assert abs(embedding(el, 0.0)) < 2e-6, el
 

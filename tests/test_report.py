@@ -32,7 +32,7 @@ def graded_v1(mtp_reference):
 
 def test_descriptors_are_the_mtp_basis(mtp_reference, graded_v1):
     """Σ species_coeff + w·B_α per atom reproduces the site energies (MLIP-3's v1: mean −12.8920 eV,
-    doc/design/mtp-grade.md §11)."""
+    doc/design/mtp.md §11)."""
     from eipgs.io.almtp import read_almtp
 
     pot = read_almtp(mtp_reference / "W-mlip3-basic.almtp")

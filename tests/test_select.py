@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""eipgs select (doc/design/mtp-grade.md §6): select_add semantics against an independent brute-force D-optimal
+"""eipgs select (doc/design/mtp.md §6): select_add semantics against an independent brute-force D-optimal
 greedy (explicit determinants), identical candidates, outsorting, features, batching, --nbh clusters."""
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _bf_maxvol(A, labels, cand, cand_labels, tau, entered):
 
 
 def _bf_select(pot, train_rows, cand_rows, tau, batch_size):
-    """select_add (doc/design/mtp-grade.md §6) on the reference greedy; labels ('t'|'c', cfg, atom)."""
+    """select_add (doc/design/mtp.md §6) on the reference greedy; labels ('t'|'c', cfg, atom)."""
     aset = pot.active_set
     A = aset.A.copy()
     labels = [("p", r) if aset.links[r, 0] >= 0 else None for r in range(pot.m)]

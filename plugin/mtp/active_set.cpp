@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The .almtp selection block and the active set: grades, Sherman-Morrison swaps, writing back.
-// doc/design/mtp-grade.md §3 (grade), §4 (format), §5 (MaxVol).
+// doc/design/mtp.md §3 (grade), §4 (format), §5 (MaxVol).
 
 #include "active_set.h"
 #include "simd_dispatch.h"
@@ -28,7 +28,7 @@ int round_up(int n, int q) { return (n + q - 1) / q * q; }
 
 // max(g, |c|) where a NaN coefficient counts as +inf: std::max(g, NaN) would return g and hide a
 // broken neighbourhood (coincident atoms, overflowing coefficients) behind a grade of 0. A
-// non-finite grade is reported as +inf, above every threshold (doc/design/mtp-grade.md §3.1).
+// non-finite grade is reported as +inf, above every threshold (doc/design/mtp.md §3.1).
 inline double max_grade(double g, double c)
 {
   const double a = std::fabs(c);
@@ -283,7 +283,7 @@ Almtp parse_almtp(const std::string &bytes, const std::string &source, double ma
   out.path = source;
   const size_t h1 = bytes.find('#');
   if (h1 != std::string::npos && h1 > 0 && bytes[h1 - 1] != '\n') {
-    // MLIP-3 takes the first '#' as the start of the selection block (doc/design/mtp-grade.md
+    // MLIP-3 takes the first '#' as the start of the selection block (doc/design/mtp.md
     // §1), so a '#' inside a value would cut the potential short there: refuse, naming the line.
     const size_t bol = bytes.rfind('\n', h1) == std::string::npos ? 0 : bytes.rfind('\n', h1) + 1;
     const std::string line = bytes.substr(bol, h1 - bol);

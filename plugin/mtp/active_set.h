@@ -2,7 +2,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs numerical core (no LAMMPS headers): the active set of an .almtp
    file, grades gamma = max_j |(b A^-1)_j| and MaxVol row swaps.
-   Math and format: doc/design/mtp-grade.md §3-§5.
+   Math and format: doc/design/mtp.md §3-§5.
 ------------------------------------------------------------------------- */
 
 #ifndef EIPGS_ACTIVE_SET_H

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// MTP site energies and positional derivatives (doc/design/mtp-grade.md §1.2-§2).
+// MTP site energies and positional derivatives (doc/design/mtp.md §1.2-§2).
 
 #include "mtp_forces.h"
 #include "simd_dispatch.h"

@@ -2,7 +2,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs numerical core (no LAMMPS headers): MTP site energies and their
    positional derivatives dV_i/dr_ij, for pair_style mtp.
-   Math: doc/design/mtp-grade.md §1.2-§1.3 (forward), §2 (adjoint sweep).
+   Math: doc/design/mtp.md §1.2-§1.3 (forward), §2 (adjoint sweep).
 ------------------------------------------------------------------------- */
 
 #ifndef EIPGS_MTP_FORCES_H

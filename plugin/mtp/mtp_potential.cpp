@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The MTP text part of an .almtp and the site-energy parameter gradient (doc/design/mtp-grade.md §1-§2).
+// The MTP text part of an .almtp and the site-energy parameter gradient (doc/design/mtp.md §1-§2).
 
 #include "mtp_potential.h"
 #include "simd_dispatch.h"
@@ -201,7 +201,7 @@ MtpPotential parse_mtp_text(const std::string &text, const std::string &source)
       P.fail("unknown line '" + line + "' in the MTP text part (expected 'key = value')");
     if (key == "scaling") {
       // MLIP-3 writes a global scaling and, inside the radial basis, a basis scaling; the two
-      // multiply (doc/design/mtp-grade.md §1.1). motep writes only the global one.
+      // multiply (doc/design/mtp.md §1.1). motep writes only the global one.
       double &s = in_radial_basis ? basis_scaling : global_scaling;
       const std::string slot = in_radial_basis ? "scaling (radial basis)" : "scaling";
       if (items.count(slot)) P.fail("key 'scaling' appears twice (first on line " +

@@ -2,7 +2,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
    eipgs numerical core (no LAMMPS headers): the MTP of an MLIP-3 .almtp
    file and the parameter gradient b_i = dV_i/dtheta of one site energy.
-   Math and file format: doc/design/mtp-grade.md §1-§2.
+   Math and file format: doc/design/mtp.md §1-§2.
 ------------------------------------------------------------------------- */
 
 #ifndef EIPGS_MTP_POTENTIAL_H
@@ -22,7 +22,7 @@ class AlmtpError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The MTP text part (doc/design/mtp-grade.md §1.1), with the derived layout of theta (§1.4).
+// The MTP text part (doc/design/mtp.md §1.1), with the derived layout of theta (§1.4).
 struct MtpPotential {
   int species_count = 0;           // C
   int radial_basis_size = 0;       // R

@@ -204,7 +204,7 @@ void selftest_sherman_morrison()
     what = "every swap grows |det A|, m=" + std::to_string(m);
     check(grows, what.c_str(), grows ? 0.0 : 1.0, 0.0);
   }
-  // Brute force for m = 3, p = 8 (doc/design/mtp-grade.md §11.8): after MaxVol with tau, no single swap of a
+  // Brute force for m = 3, p = 8 (doc/design/mtp.md §11.8): after MaxVol with tau, no single swap of a
   // candidate into A increases |det A| by more than tau.
   {
     const int m = 3, p = 8;

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Build the ``#MVS_v1.1`` active set of an MTP from a training set, as MLIP-3 does after training
-(doc/design/mtp-grade.md §5 "Active set after training"): A = 1e-6·I, one row b_i = ∂V_i/∂θ per atom of every
+(doc/design/mtp.md §5 "Active set after training"): A = 1e-6·I, one row b_i = ∂V_i/∂θ per atom of every
 training configuration (neighbourhood mode, §2), MaxVol at τ = 1.001, S = (A⁻¹)ᵀ; the ``.almtp``
 stores the configurations that own rows of A with ``Feature selected_eqn_inds`` (§3.3, §4).
 
@@ -34,7 +34,7 @@ __all__ = [
     "TRAIN_THRESHOLD",
 ]
 
-TRAIN_THRESHOLD = 1.001  # doc/design/mtp-grade.md §5: `mlp train` and the training passes of select_add
+TRAIN_THRESHOLD = 1.001  # doc/design/mtp.md §5: `mlp train` and the training passes of select_add
 DEFAULT_MEMORY_MB = 512.0
 
 
@@ -176,7 +176,7 @@ def build_active_set(
     chunk_rows: int = 4096,
     progress: bool = False,
 ) -> tuple[ActiveSetData, StreamStats]:
-    """Neighbourhood-mode active set of ``pot`` for ``configs`` (doc/design/mtp-grade.md §5): MaxVol from 1e-6·I.
+    """Neighbourhood-mode active set of ``pot`` for ``configs`` (doc/design/mtp.md §5): MaxVol from 1e-6·I.
 
     ``rows='selected'`` uses, for configurations with a ``selected_eqn_inds`` feature, only those rows
     (reconstructs a stored active set from its own configurations); ``'all'`` uses every atom (MLIP-3).

@@ -7,7 +7,7 @@ neighbourhood is against a small *basic* training set that the command builds wi
 random (seeded), only the linear coefficients are fitted, and only to EAM site energies. Use it to
 start EIP-guided sampling when no trained ``.almtp`` exists; replace it by an MTP trained on DFT data.
 
-Steps (doc/design/mtp-grade.md §1–§5):
+Steps (doc/design/mtp.md §1–§5):
 1. basis: our own template of the requested level (:mod:`eipgs.mtp.templates`);
 2. radial coefficients c[tc, to, μ, β] from a seeded RNG, Chebyshev-decaying, each radial function
    scaled to unit RMS on [min_dist, cutoff] (``scaling`` = 1/(cutoff − min_dist)², so Q_0 ∈ [0, 1]);
@@ -65,7 +65,7 @@ def lattice_of(element: str) -> str:
 
 
 def lattice_constant(element: str, lattice: str) -> float:
-    """From the EAM equilibrium nearest-neighbour distance r_e (doc/design/zhou04-eam.md): a = 2r_e/√3 (bcc), √2 r_e (fcc), r_e (hcp)."""
+    """From the EAM equilibrium nearest-neighbour distance r_e (doc/design/zhou04.md): a = 2r_e/√3 (bcc), √2 r_e (fcc), r_e (hcp)."""
     from eipgs.potentials.zhou04 import element_parameters
 
     re = element_parameters(element).re

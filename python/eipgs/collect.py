@@ -8,7 +8,7 @@ only if it finished and its last electronic SCF converged; everything else is re
 
 Energy: VASP's free energy (``TOTEN``, the quantity the forces are the derivative of) by default, or the
 σ → 0 extrapolation with ``energy="sigma0"``. Stress: kept for fully periodic cells and converted by the
-writers (MLIP ``PlusStress`` = −σ_ASE·V in eV, order xx yy zz yz xz xy, doc/design/mtp-grade.md §9.3); dropped for
+writers (MLIP ``PlusStress`` = −σ_ASE·V in eV, order xx yy zz yz xz xy, doc/design/mtp.md §9.3); dropped for
 structures boxed in vacuum, whose stress is meaningless.
 
 Provenance from ``meta.json`` (written by ``eipgs dft``) goes into ``info["features"]``: ``source``,
@@ -278,7 +278,7 @@ def _apply_meta(result: RunResult, meta: dict | None, cluster_surface_weight: fl
         atoms.info["vacuum_box"] = True
         res = dict(atoms.calc.results)
         if "stress" in res:
-            del res["stress"]  # the stress of a box with vacuum is not a bulk stress (doc/design/mtp-grade.md §9.3)
+            del res["stress"]  # the stress of a box with vacuum is not a bulk stress (doc/design/mtp.md §9.3)
             atoms.calc = SinglePointCalculator(atoms, **res)
     if cluster_surface_weight is not None:
         weights = np.ones(len(atoms))

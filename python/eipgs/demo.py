@@ -33,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-W_COHESIVE_ENERGY = -8.760  # eV/atom, bcc W with the Zhou04 file (doc/design/zhou04-eam.md §6)
+W_COHESIVE_ENERGY = -8.760  # eV/atom, bcc W with the Zhou04 file (doc/design/zhou04.md §6)
 W_LATTICE_CONSTANT = 3.16485  # Å
 GAMMA_SELECT = 2.0  # the paper's threshold: γ > 2 is a new environment
 CLUSTER_RADIUS = 8.0  # Å, the paper's cluster radius

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Offline extrapolation grades, like MLIP-3's ``mlp calculate_grade`` (doc/design/mtp-grade.md §3, §9.5).
+"""Offline extrapolation grades, like MLIP-3's ``mlp calculate_grade`` (doc/design/mtp.md §3, §9.5).
 
 :func:`grade_structures` grades ASE Atoms in memory; :func:`grade` (``eipgs grade``) reads any format of
 :mod:`eipgs.io.formats`, grades, and writes a ``.cfg`` with the ``nbh_grades`` column and the
@@ -20,7 +20,7 @@ __all__ = ["grade", "grade_structures"]
 
 
 def _id_ranges(ids: np.ndarray) -> str:
-    """Compact '1-167,169-1025' listing of LAMMPS ids (cfg ids must be 1..N, doc/design/mtp-grade.md §9.2)."""
+    """Compact '1-167,169-1025' listing of LAMMPS ids (cfg ids must be 1..N, doc/design/mtp.md §9.2)."""
     if len(ids) == 0:
         return ""
     breaks = np.flatnonzero(np.diff(ids) != 1)

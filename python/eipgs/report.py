@@ -4,11 +4,11 @@
 Figures (PNG, matplotlib Agg), each written only when its data exist; the reason is recorded otherwise:
 
 - ``gamma_histogram.png``: per-atom grades γ of every dataset, log-spaced bins and a log count axis, with
-  the paper's thresholds γ_select = 2 and γ_break = 10 (doc/design/pcc-method.md §9);
+  the paper's thresholds γ_select = 2 and γ_break = 10 (doc/design/pcc.md §9);
 - ``gamma_max_vs_step.png``: γ_max over the simulation steps, from LAMMPS log thermo columns (or from
   the frames of a dump, with their timesteps);
 - ``pca_descriptors.png``: 2-D PCA of per-atom MTP descriptors B_α (the moment block of
-  doc/design/mtp-grade.md §1.3) of several datasets overlaid, as in Fig. 3d of the paper; needs the potential;
+  doc/design/mtp.md §1.3) of several datasets overlaid, as in Fig. 3d of the paper; needs the potential;
 - ``pcc_energy.png``: energy per atom against size of the structures that carry an energy (e.g. PCC
   cells), with min/median/max per dataset in the summary.
 """
@@ -136,9 +136,9 @@ def _evaluate(images: Sequence[Atoms], pot, elements: Sequence[str] | None, wher
 
 
 def descriptors(images: Sequence[Atoms], pot, elements: Sequence[str] | None = None, where: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """Per-atom B_α (N_atoms × N_lin) and site energies V_i of every non-ghost atom (doc/design/mtp-grade.md §1.3).
+    """Per-atom B_α (N_atoms × N_lin) and site energies V_i of every non-ghost atom (doc/design/mtp.md §1.3).
 
-    B_α is the moment block of the row b_i (doc/design/mtp-grade.md §2), evaluated by the NumPy MTP evaluator.
+    B_α is the moment block of the row b_i (doc/design/mtp.md §2), evaluated by the NumPy MTP evaluator.
     """
     B, V, _ = _evaluate(images, pot, elements, where, grades=False)
     return B, V

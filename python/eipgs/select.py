@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Offline D-optimal selection with the semantics of MLIP-3 ``mlp select_add`` (doc/design/mtp-grade.md §6).
+"""Offline D-optimal selection with the semantics of MLIP-3 ``mlp select_add`` (doc/design/mtp.md §6).
 
 ``select(pot.almtp, train.cfg, [candidates.cfg, ...], selected.cfg)``:
 
@@ -111,7 +111,7 @@ def select_configurations(
     spill_dir: str | os.PathLike | None = None,
     train_source: str | None = None,
 ) -> Selection:
-    """The select_add procedure (doc/design/mtp-grade.md §6) on configurations already in memory."""
+    """The select_add procedure (doc/design/mtp.md §6) on configurations already in memory."""
     aset = pot.require_active_set("nbh")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (got {batch_size})")

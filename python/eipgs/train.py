@@ -5,11 +5,11 @@
   ``.mtp``/``.almtp`` to continue from (``--init``) is fitted in-process (linear least squares for the
   linear coefficients, then BFGS over all parameters, then LLS again) with the paper's weights
   (energy 1, force 0.01, stress 0). OUTDIR gets ``pot.mtp`` (MLIP-3 layout, our writer), ``pot.almtp``
-  (the same with a neighbourhood-mode active set over the training set, doc/design/mtp-grade.md §5),
+  (the same with a neighbourhood-mode active set over the training set, doc/design/mtp.md §5),
   ``train.log`` and the training errors from our own evaluator (``train_errors.json``/``.csv``).
 - MTP with MLIP-3: ``mlp train init.almtp train.cfg --save_to=pot.almtp`` with the same weights and
   ``--al_mode=nbh``, because the eipgs grade fixes need a neighbourhood-mode active set
-  (doc/design/mtp-grade.md §3.2).
+  (doc/design/mtp.md §3.2).
 - ACE (pacemaker): ``input.yaml`` with a 5 Å cutoff and the dataset as a pacemaker pickle, then
   ``pace_activeset`` for the extrapolation-grade active set.
 
@@ -61,7 +61,7 @@ def _template_for_species(data: bytes, nspecies: int, source: Path) -> bytes:
     """An untrained MLIP-3 template (no ``radial_coeffs``) gets ``species_count`` = our element count.
 
     Only the text part before the first ``#`` is touched: the selection block after it is binary
-    (doc/design/mtp-grade.md §4) and is copied byte for byte.
+    (doc/design/mtp.md §4) and is copied byte for byte.
     """
     cut = data.find(b"#")
     head, tail = (data, b"") if cut < 0 else (data[:cut], data[cut:])

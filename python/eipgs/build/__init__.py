@@ -5,7 +5,7 @@ One module per builder (``eipgs.build.polycrystal.polycrystal``, ``.slab.slab``,
 ``.dislocation.screw_dislocation``, ``.crack.crack``); each returns an ASE ``Atoms`` (with per-atom ``type`` where the decks need
 more than one LAMMPS type) and the CLI writes it as a LAMMPS data file (``eipgs.io.lammps``).
 The lattice constant and cubic elastic constants default to those of the Zhou 2004 EAM for W that
-``eipgs potential zhou04 W`` writes (doc/design/zhou04-eam.md §6).
+``eipgs potential zhou04 W`` writes (doc/design/zhou04.md §6).
 """
 
 from __future__ import annotations

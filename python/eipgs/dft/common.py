@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """What every DFT writer shares: k-point meshes, vacuum boxes for clusters, species order, provenance.
 
-Paper settings (doc/design/pcc-method.md §3): Monkhorst-Pack mesh of density 2π × 0.03 Å⁻¹ (VASPKIT
+Paper settings (doc/design/pcc.md §3): Monkhorst-Pack mesh of density 2π × 0.03 Å⁻¹ (VASPKIT
 convention), clusters in 8 Å of vacuum on every side with the Γ point only.
 """
 

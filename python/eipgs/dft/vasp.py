@@ -4,7 +4,7 @@
 One folder per structure with POSCAR, INCAR, KPOINTS, meta.json (and POTCAR when ``potcar_dir`` is given),
 plus ``jobs.txt`` and a SLURM array script ``submit.slurm`` in the output folder.
 
-INCAR defaults are the paper's (doc/design/pcc-method.md §3: PBE, PAW, ENCUT 520 eV, EDIFF 1e-6 eV). The paper
+INCAR defaults are the paper's (doc/design/pcc.md §3: PBE, PAW, ENCUT 520 eV, EDIFF 1e-6 eV). The paper
 does not state the smearing; we use Methfessel-Paxton order 1 with SIGMA = 0.1 eV, a standard choice for
 a transition metal such as W (doc/cli_dft.md). Single points (NSW = 0) with forces and stress.
 """

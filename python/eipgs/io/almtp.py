@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """MLIP-3 ``.almtp`` files: the MTP text part, the ``#MVS_v1.1`` selection block and the active-set
-configurations (doc/design/mtp-grade.md §1, §4). Reader and writer; the writer reproduces MLIP-3's layout.
+configurations (doc/design/mtp.md §1, §4). Reader and writer; the writer reproduces MLIP-3's layout.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class AlmtpFormatError(ValueError):
 
 @dataclass
 class ActiveSetData:
-    """The ``#MVS_v1.1`` block (doc/design/mtp-grade.md §4): weights, A, S = (A⁻¹)ᵀ, links, configurations."""
+    """The ``#MVS_v1.1`` block (doc/design/mtp.md §4): weights, A, S = (A⁻¹)ᵀ, links, configurations."""
 
     energy_weight: float
     force_weight: float
@@ -65,11 +65,11 @@ class ActiveSetData:
 
     @property
     def mode(self) -> str:
-        """'nbh' (one row per atom) when site_en_weight ≠ 0, else 'cfg' (doc/design/mtp-grade.md §3.2)."""
+        """'nbh' (one row per atom) when site_en_weight ≠ 0, else 'cfg' (doc/design/mtp.md §3.2)."""
         return "nbh" if self.site_en_weight != 0.0 else "cfg"
 
     def inverse_error(self) -> float:
-        """max |A·Sᵀ − I| (A·Sᵀ is the well-conditioned product, doc/design/mtp-grade.md §4)."""
+        """max |A·Sᵀ − I| (A·Sᵀ is the well-conditioned product, doc/design/mtp.md §4)."""
         return float(np.max(np.abs(self.A @ self.S.T - np.eye(self.m)))) if self.m else 0.0
 
     def require_nbh_mode(self, source: str = "the .almtp file") -> None:
@@ -82,7 +82,7 @@ class ActiveSetData:
 
 
 class MomentBasisCounts:
-    """N_basic, N_times, N_lin of anything holding the three ``alpha_*`` index arrays (doc/design/mtp-grade.md §1.1)."""
+    """N_basic, N_times, N_lin of anything holding the three ``alpha_*`` index arrays (doc/design/mtp.md §1.1)."""
 
     alpha_index_basic: np.ndarray
     alpha_index_times: np.ndarray
@@ -103,7 +103,7 @@ class MomentBasisCounts:
 
 @dataclass
 class MTPPotential(MomentBasisCounts):
-    """An MTP (doc/design/mtp-grade.md §1) plus, for ``.almtp`` files, its active set.
+    """An MTP (doc/design/mtp.md §1) plus, for ``.almtp`` files, its active set.
 
     ``radial_coeffs[tc, to, mu, beta]`` is indexed by *species index* (the position of the label in
     ``species_labels``); ``species_labels`` are the integer labels of the ``s1-s2`` blocks in order of
@@ -150,7 +150,7 @@ class MTPPotential(MomentBasisCounts):
 
     @property
     def m(self) -> int:
-        """Number of parameters = active-set size: C²KR + C + N_lin (doc/design/mtp-grade.md §1.4)."""
+        """Number of parameters = active-set size: C²KR + C + N_lin (doc/design/mtp.md §1.4)."""
         return self.n_radial_params + self.C + self.n_lin
 
     @property
@@ -172,7 +172,7 @@ class MTPPotential(MomentBasisCounts):
             ) from None
 
     def parameters(self) -> np.ndarray:
-        """θ in MLIP-3 order: radial (C·C·K·R), species (C), moment (N_lin) (doc/design/mtp-grade.md §1.4)."""
+        """θ in MLIP-3 order: radial (C·C·K·R), species (C), moment (N_lin) (doc/design/mtp.md §1.4)."""
         return np.concatenate([self.radial_coeffs.ravel(), self.species_coeffs, self.moment_coeffs])
 
     def require_trained(self) -> None:
@@ -272,7 +272,7 @@ def _parse_mtp_text(text: str, source: str, require_trained: bool) -> MTPPotenti
         if key in _RADIAL_BLOCK_ALIASES and "radial_basis_type" in values:
             # motep writes min/max/size inside the radial block (and radial_funcs_count after the
             # coefficients, which the key = value loop accepts anywhere); older tools wrote
-            # min_val/max_val/basis_size. All name the same three quantities (doc/design/mtp-grade.md §1.1).
+            # min_val/max_val/basis_size. All name the same three quantities (doc/design/mtp.md §1.1).
             key = _RADIAL_BLOCK_ALIASES[key]
         if key in values:
             raise _err(source, f"line {key_line}: key {key!r} given twice (first on line {line_of[key]})")
@@ -427,7 +427,7 @@ MAX_INVERSE_ERROR = 1e-4  # max|A·Sᵀ − I| accepted when reading an active s
 
 
 def _parse_selection(data: bytes, pos: int, m: int, source: str, parse_configurations: bool = True) -> ActiveSetData:
-    """Parse from the first '#' (at ``pos``) to the end of the file (doc/design/mtp-grade.md §4)."""
+    """Parse from the first '#' (at ``pos``) to the end of the file (doc/design/mtp.md §4)."""
     nl = data.find(b"\n", pos)
     tag = data[pos + 1 : nl if nl >= 0 else len(data)].strip()
     if tag != b"MVS_v1.1":
@@ -520,7 +520,7 @@ def _parse_selection(data: bytes, pos: int, m: int, source: str, parse_configura
 
 
 def _check_first_hash(data: bytes, hash_pos: int, source: str) -> None:
-    """MLIP-3 starts the selection block at the first '#' of the file (doc/design/mtp-grade.md §1), so a '#'
+    """MLIP-3 starts the selection block at the first '#' of the file (doc/design/mtp.md §1), so a '#'
     inside a value or a '#' comment line would cut the MTP text short there and surface later as a
     puzzling missing key: refuse it, naming the line (and key), as the C++ reader does."""
     if hash_pos < 0:
@@ -581,7 +581,7 @@ def _fmt(x: float) -> str:
 
 
 def format_mtp_text(pot: MTPPotential) -> str:
-    """The MTP text part as MLIP-3 writes it (no trailing newline, doc/design/mtp-grade.md §1.1)."""
+    """The MTP text part as MLIP-3 writes it (no trailing newline, doc/design/mtp.md §1.1)."""
     out = ["MTP", "version = 1.1.0"]
     if pot.potential_name is not None:
         out.append(f"potential_name = {pot.potential_name}")

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""MLIP (MLIP-2/MLIP-3) ``.cfg`` text configurations: reader and writer (doc/design/mtp-grade.md §9).
+"""MLIP (MLIP-2/MLIP-3) ``.cfg`` text configurations: reader and writer (doc/design/mtp.md §9).
 
 Reader conventions (the contract other modules rely on):
 
@@ -32,7 +32,7 @@ from ase.data import atomic_numbers
 __all__ = ["read_cfg", "write_cfg", "format_cfg", "parse_cfg_text", "CfgFormatError"]
 
 _STRESS_KEYS = ("xx", "yy", "zz", "yz", "xz", "xy")
-# Column name -> (array key, component) for the AtomData block (doc/design/mtp-grade.md §9.2).
+# Column name -> (array key, component) for the AtomData block (doc/design/mtp.md §9.2).
 _KNOWN_COLUMNS = {
     "id", "type", "cartes_x", "cartes_y", "cartes_z", "direct_x", "direct_y", "direct_z",
     "site_en", "fx", "fy", "fz", "charge", "magmom_x", "magmom_y", "magmom_z",
@@ -48,7 +48,7 @@ class CfgFormatError(ValueError):
 
 
 def read_cfg(path: str | os.PathLike, elements: Sequence[str] | None = None) -> list[Atoms]:
-    """Read every configuration of an MLIP ``.cfg`` text file (doc/design/mtp-grade.md §9.2).
+    """Read every configuration of an MLIP ``.cfg`` text file (doc/design/mtp.md §9.2).
 
     ``elements[t]`` is the chemical symbol of cfg type ``t``; without it atoms are 'X'.
     """
@@ -306,7 +306,7 @@ def _calc_result(atoms: Atoms, name: str):
 
 
 def _plus_stress(atoms: Atoms) -> np.ndarray | None:
-    """PlusStress = P·V (eV), from the raw info value or from the ASE stress (doc/design/mtp-grade.md §9.3)."""
+    """PlusStress = P·V (eV), from the raw info value or from the ASE stress (doc/design/mtp.md §9.3)."""
     raw = atoms.info.get("plus_stress")
     stress = _calc_result(atoms, "stress")
     from_calc = None
@@ -342,14 +342,14 @@ def _types_for(atoms: Atoms, elements: Sequence[str] | None, index: int) -> np.n
 
 
 def format_cfg(atoms: Atoms, *, elements: Sequence[str] | None = None, no_loss: bool = False, index: int = 0) -> str:
-    """One configuration as MLIP ``.cfg`` text, exactly as MLIP-3 writes it (doc/design/mtp-grade.md §9.1, §9.4)."""
+    """One configuration as MLIP ``.cfg`` text, exactly as MLIP-3 writes it (doc/design/mtp.md §9.1, §9.4)."""
     n = len(atoms)
     types = _types_for(atoms, elements, index)
     out = io.StringIO()
     w = out.write
 
     def num(fmt_default: str) -> str:
-        # No-loss mode writes every number as %.16e with field width 1 (doc/design/mtp-grade.md §9.4).
+        # No-loss mode writes every number as %.16e with field width 1 (doc/design/mtp.md §9.4).
         return "%.16e" if no_loss else fmt_default
 
     w("BEGIN_CFG\n")
@@ -402,7 +402,7 @@ def format_cfg(atoms: Atoms, *, elements: Sequence[str] | None = None, no_loss: 
     if grades is not None:
         grades_col = np.asarray(grades, dtype=float).copy()
         if ghost is not None:
-            grades_col[np.asarray(ghost, dtype=bool)] = 0.0  # ghosts carry grade 0 (doc/design/mtp-grade.md §9.1)
+            grades_col[np.asarray(ghost, dtype=bool)] = 0.0  # ghosts carry grade 0 (doc/design/mtp.md §9.1)
     if ghost is not None:
         header += "     ghost"
     if grades_col is not None:
@@ -453,7 +453,7 @@ def write_cfg(
     append: bool = False,
     no_loss: bool = False,
 ) -> None:
-    """Write configurations as MLIP ``.cfg`` text (doc/design/mtp-grade.md §9.1; ``no_loss`` = §9.4 ``%.16e``).
+    """Write configurations as MLIP ``.cfg`` text (doc/design/mtp.md §9.1; ``no_loss`` = §9.4 ``%.16e``).
 
     The cfg type comes from ``arrays["type"]`` if present, else from the index of each symbol in
     ``elements``. Energy, forces and stress come from the calculator (or ``info["energy"]``,

@@ -13,7 +13,7 @@ VASP POSCAR            ``POSCAR*``, ``CONTCAR*``,      symbols; cell and positio
                        ``*.vasp``, ``*.poscar``
 =====================  ==============================  ===========================================
 
-Species conventions used across eipgs (doc/design/mtp-grade.md §9.2):
+Species conventions used across eipgs (doc/design/mtp.md §9.2):
 
 - ``elements`` is the type → element map: ``elements[t]`` is the element of cfg type ``t`` (0-based),
   i.e. of LAMMPS type ``t + 1``;
@@ -204,7 +204,7 @@ def _read_lammps(path: Path, fmt: str, elements):
             types = np.asarray(atoms.arrays["type"], dtype=np.int64)
             if len(types) and types.min() < 1:
                 raise ValueError(f"{path}: LAMMPS type {types.min()} < 1")
-            # cfg convention everywhere inside eipgs: LAMMPS type t is cfg type t - 1 (doc/design/mtp-grade.md §9.2).
+            # cfg convention everywhere inside eipgs: LAMMPS type t is cfg type t - 1 (doc/design/mtp.md §9.2).
             atoms.arrays["type"] = types - 1
         if named:
             # A dump `element` column names every atom: keep the symbols; with a map, the types

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """NumPy MTP evaluator (site energies, parameter gradient, grades) and MaxVol: the independent
-Python reference for the C++ core in plugin/mtp (doc/design/mtp-grade.md)."""
+Python reference for the C++ core in plugin/mtp (doc/design/mtp.md)."""
 
 from eipgs.mtp.evaluator import MTPEvaluator, SiteResult, radial_basis
 from eipgs.mtp.grading import ConfigurationResult, evaluate_configuration, grade_atoms, grade_rows, species_for_types

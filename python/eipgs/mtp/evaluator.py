@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """NumPy MTP evaluator: radial basis, moments, site energies and the per-atom parameter gradient
-b_i = ∂V_i/∂θ in MLIP-3's parameter order (doc/design/mtp-grade.md §1.2–§2), and the grade γ (§3).
+b_i = ∂V_i/∂θ in MLIP-3's parameter order (doc/design/mtp.md §1.2–§2), and the grade γ (§3).
 
 Everything is vectorised over all (centre, neighbour) pairs of a batch of atoms; the moment
 products of ``alpha_index_times`` are applied level by level (entries whose inputs are final),
@@ -20,7 +20,7 @@ __all__ = ["MTPEvaluator", "SiteResult", "EFSResult", "radial_basis", "radial_ba
 
 
 def radial_basis(r: np.ndarray, pot: MTPPotential) -> np.ndarray:
-    """Q_β(r), β = 0..R−1: s·T_β(ξ)·(r − R_cut)² (doc/design/mtp-grade.md §1.2). Shape (len(r), R).
+    """Q_β(r), β = 0..R−1: s·T_β(ξ)·(r − R_cut)² (doc/design/mtp.md §1.2). Shape (len(r), R).
 
     Nothing is clamped for RBChebyshev (r < R_min extrapolates); RBChebyshev_repuls clamps r at R_min.
     """
@@ -144,7 +144,7 @@ class MTPEvaluator:
         index of the neighbour, ``D[p]`` the vector neighbour − centre (|D| < R_cut).
 
         A centre with a neighbour at distance 0 (two atoms on one site) has no defined row: its
-        energy and row are NaN, which the grading reports as γ = inf (doc/design/mtp-grade.md §3.1).
+        energy and row are NaN, which the grading reports as γ = inf (doc/design/mtp.md §3.1).
         """
         pot = self.pot
         C, K, R = pot.C, pot.K, pot.R

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Per-atom extrapolation grades γ_i = max_j |(S·b_i)_j| for whole configurations (doc/design/mtp-grade.md §3)."""
+"""Per-atom extrapolation grades γ_i = max_j |(S·b_i)_j| for whole configurations (doc/design/mtp.md §3)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def check_neighbour_budget(positions: np.ndarray, cell: np.ndarray, pbc, cutoff:
 
 
 def grade_rows(rows: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """γ for each row b: max |b · A⁻¹| = max |S · b| (one GEMM Γ = B·Sᵀ, doc/design/mtp-grade.md §3.1).
+    """γ for each row b: max |b · A⁻¹| = max |S · b| (one GEMM Γ = B·Sᵀ, doc/design/mtp.md §3.1).
 
     A row with NaN or inf entries gets γ = inf: above every threshold, never mistaken for an
     interpolating 0 (the same convention as fix mtp/grade).

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""MaxVol active-set selection (doc/design/mtp-grade.md §5): greedy D-optimal row swaps with Sherman–Morrison
+"""MaxVol active-set selection (doc/design/mtp.md §5): greedy D-optimal row swaps with Sherman–Morrison
 updates of S = (A⁻¹)ᵀ, the matrix MLIP-3 stores next to A.
 
 Typical use::
@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["MaxVol", "SwapRecord", "INIT_VALUE", "UNFILLED", "PRESET"]
 
-INIT_VALUE = 1e-6  # MLIP-3 `init_value` (doc/design/mtp-grade.md §5)
+INIT_VALUE = 1e-6  # MLIP-3 `init_value` (doc/design/mtp.md §5)
 UNFILLED = -1  # label of an ε·e_k row that no data row has replaced
 PRESET = -2  # label of a row loaded from a stored active set (from_active_set)
 
@@ -44,7 +44,7 @@ class MaxVol:
 
     @classmethod
     def empty(cls, m: int, eps: float = INIT_VALUE) -> "MaxVol":
-        """A = ε·I, S = ε⁻¹·I, log det A = m ln ε (doc/design/mtp-grade.md §5)."""
+        """A = ε·I, S = ε⁻¹·I, log det A = m ln ε (doc/design/mtp.md §5)."""
         return cls(
             A=np.eye(m) * eps,
             S=np.eye(m) / eps,
@@ -82,7 +82,7 @@ class MaxVol:
         return np.atleast_2d(rows) @ self.S.T
 
     def grades(self, rows: np.ndarray) -> np.ndarray:
-        """γ = max_j |(b·A⁻¹)_j| for each row b (doc/design/mtp-grade.md §3.1)."""
+        """γ = max_j |(b·A⁻¹)_j| for each row b (doc/design/mtp.md §3.1)."""
         rows = np.atleast_2d(rows)
         if len(rows) == 0:
             return np.zeros(0)
@@ -100,7 +100,7 @@ class MaxVol:
         refresh_every: int = 256,
         inplace: bool = False,
     ) -> int:
-        """Swap candidate rows into A while some |c| > threshold (doc/design/mtp-grade.md §5). Returns the swap count.
+        """Swap candidate rows into A while some |c| > threshold (doc/design/mtp.md §5). Returns the swap count.
 
         ``labels`` (non-negative; default 0..p−1) identify the candidates; after the call, :attr:`labels` holds the
         label of every row of A. A row pushed out of A becomes a candidate again and may re-enter.

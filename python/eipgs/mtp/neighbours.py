@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Neighbour lists for MTP neighbourhoods: every periodic image with r < R_cut (strict), including
-images of the central atom itself in cells shorter than the cutoff (doc/design/mtp-grade.md §1.2, §11.5).
+images of the central atom itself in cells shorter than the cutoff (doc/design/mtp.md §1.2, §11.5).
 
 Periodic images within the cutoff of the cell are generated explicitly (as many repetitions as the
 plane spacings require, so tiny cells work) and all pairs are found with a k-d tree.

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The one map from structure types / chemical symbols to MTP species indices.
 
-Conventions (doc/design/mtp-grade.md §1.1, §9.2):
+Conventions (doc/design/mtp.md §1.1, §9.2):
 
 - inside eipgs, ``atoms.arrays["type"]`` is the **cfg type** (0-based); readers shift LAMMPS types by −1
   (see :mod:`eipgs.io.formats`);

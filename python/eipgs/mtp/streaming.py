@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Memory-bounded MaxVol over a stream of rows (doc/design/mtp-grade.md §5, §6): the engine behind
+"""Memory-bounded MaxVol over a stream of rows (doc/design/mtp.md §5, §6): the engine behind
 ``eipgs select`` and ``eipgs activeset``.
 
 One call of :func:`stream_maxvol` is one "batch" in the sense of MLIP-3's ``select_add``: MLIP-3 keeps

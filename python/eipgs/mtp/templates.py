@@ -2,7 +2,7 @@
 """Our own MTP basis ("template") of a given level, generated from the contraction algebra.
 
 MLIP-3's template files cannot be redistributed, so the basis is built here from scratch in the
-``.almtp`` semantics of doc/design/mtp-grade.md §1.3:
+``.almtp`` semantics of doc/design/mtp.md §1.3:
 
 * **Basic moments** M_{μ,ν} = Σ_j f_μ(r_j) r̂_j^{⊗ν} (level 2 + 4μ + ν) are stored as their symmetric
   Cartesian components {μ, a, b, c}, a + b + c = ν (``alpha_index_basic``).
@@ -35,7 +35,7 @@ Graphs are deduplicated by a canonical form (minimum over node permutations) and
 shared between functions, so equal functions and equal partial contractions appear once. Functions
 that are linear combinations of earlier ones (3-D identities such as Cayley–Hamilton) are dropped.
 With at most 4 moment tensors per function, N_basic and (before that filter) N_lin equal MLIP-3's
-template counts of doc/design/mtp-grade.md §1.4 (see doc/cli_bootstrap.md).
+template counts of doc/design/mtp.md §1.4 (see doc/cli_bootstrap.md).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ __all__ = [
 
 
 def moment_level(mu: int, nu: int) -> int:
-    """lev(M_{μ,ν}) = 2 + 4μ + ν (doc/design/mtp-grade.md §1.3)."""
+    """lev(M_{μ,ν}) = 2 + 4μ + ν (doc/design/mtp.md §1.3)."""
     return 2 + 4 * mu + nu
 
 
@@ -317,7 +317,7 @@ class MTPTemplate(MomentBasisCounts):
     dependent_dropped: list[str] = field(default_factory=list)
 
     def n_params(self, species_count: int = 1, radial_basis_size: int = 8) -> int:
-        """m = C²KR + C + N_lin (doc/design/mtp-grade.md §1.4)."""
+        """m = C²KR + C + N_lin (doc/design/mtp.md §1.4)."""
         C = species_count
         return C * C * self.radial_funcs_count * radial_basis_size + C + self.n_lin
 
@@ -434,7 +434,7 @@ def generate_template(
     """The basis of all full contractions of level ≤ ``level`` (module docstring).
 
     ``max_nodes`` bounds the factors of a connected contraction, ``max_factors`` the total number of
-    moment tensors in a product (4, as the MLIP-3 counts of doc/design/mtp-grade.md §1.4 imply; None: no bound).
+    moment tensors in a product (4, as the MLIP-3 counts of doc/design/mtp.md §1.4 imply; None: no bound).
     ``symmetrised=False`` leaves out graphs without an exact absorption order instead of using their
     symmetrised chain. ``independent`` drops functions that are linear combinations of earlier ones
     (checked numerically, see :func:`_dependent_functions`).

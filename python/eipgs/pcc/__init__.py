@@ -2,7 +2,7 @@
 """Periodic configuration construction (PCC): clusters → periodic cells around a frozen core.
 
 ``reconstruct`` turns ASE Atoms clusters into cells (no files); ``pcc`` is its file/CLI wrapper;
-``fill_cell``/``fill_box`` run one cell with ``fix gcmc/pcc`` and relaxation (doc/design/pcc-method.md §12).
+``fill_cell``/``fill_box`` run one cell with ``fix gcmc/pcc`` and relaxation (doc/design/pcc.md §12).
 """
 
 from eipgs.pcc.cell import BoxResult, FillSettings, fill_box, fill_cell

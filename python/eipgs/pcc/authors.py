@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The authors' PCC recipe with stock `fix gcmc` (doc/design/pcc-method.md §4), as a yardstick.
+"""The authors' PCC recipe with stock `fix gcmc` (doc/design/pcc.md §4), as a yardstick.
 
 Re-implemented from the description of their deck, with its documented choices kept: an input box
 of edge L, 27 boxes with edges in {L-1, L-0.5, L}, `fix gcmc 10 10 100` at 100 K / +0.1 eV with

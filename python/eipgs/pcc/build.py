@@ -11,7 +11,7 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 
-A_W = 3.16485  # Å, Zhou 2004 W bcc lattice constant (doc/design/pcc-method.md §6)
+A_W = 3.16485  # Å, Zhou 2004 W bcc lattice constant (doc/design/pcc.md §6)
 
 
 def _crystal(strain: np.ndarray | None, reps: int = 8) -> Atoms:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""One cell: fill around the frozen core with fix gcmc/pcc, then relax (doc/design/pcc-method.md §12).
+"""One cell: fill around the frozen core with fix gcmc/pcc, then relax (doc/design/pcc.md §12).
 
 `fill_cell` takes any cell shape (triclinic cells commensurate with the core's lattice, slabs) and
 optional seed sites; `fill_box` is its orthogonal special case for the grid. Protocol per cell:
@@ -27,7 +27,7 @@ BAR_PER_GPA = 1.0e4
 
 @dataclass(frozen=True)
 class FillSettings:
-    """Physics of one fill; the defaults reproduce the authors' acceptance threshold (doc/design/pcc-method.md §8)."""
+    """Physics of one fill; the defaults reproduce the authors' acceptance threshold (doc/design/pcc.md §8)."""
 
     temperature: float = 100.0  # K
     mu: float = 0.1  # eV: with T = 100 K, insertions with dE < ~0.18 eV are accepted

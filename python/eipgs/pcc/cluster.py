@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Reading clusters, checking them and cutting the frozen core around the centre atom (doc/design/pcc-method.md §10)."""
+"""Reading clusters, checking them and cutting the frozen core around the centre atom (doc/design/pcc.md §10)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""`eipgs pcc`: every cluster → the best valid periodic cell (doc/design/pcc-method.md §10-§12).
+"""`eipgs pcc`: every cluster → the best valid periodic cell (doc/design/pcc.md §10-§12).
 
 `reconstruct` works on ASE Atoms (clusters in, cells out, no files); `pcc` is the file wrapper of
 the CLI (reading, the output folder, atomic writes, --resume/--force).
@@ -26,14 +26,14 @@ from eipgs.pcc.lattice import (BASIS, LatticeFit, bicrystal_cells, choose_reps, 
                                lattice_sites, slab_axis, surface_normal)
 from eipgs.pcc.validate import min_distance, min_inserted_center_distance, neighbourhood_deviation
 
-# the paper's enlargements, 1 to 10 Å around the cluster (doc/design/pcc-method.md §2); boxes that cannot stay
+# the paper's enlargements, 1 to 10 Å around the cluster (doc/design/pcc.md §2); boxes that cannot stay
 # under the atom cap are skipped before any work, so the wide default costs nothing
 DEFAULT_MARGINS = tuple(1.0 + 0.5 * k for k in range(19))
 # saturated fills are denser than 18 Å^3/atom (bulk Zhou W 15.85; the authors' cells 16.4-18.8): a
 # box that would hold more than cap atoms even at 18 Å^3/atom cannot be filled under the cap
 SKIP_VOLUME_PER_ATOM = 18.0
 NEIGHBOURHOOD_TOLERANCE = 1e-8  # Å
-MIN_DISTANCE_FLAG = 2.0  # Å; the authors' cells had 2.04-2.55 (doc/design/pcc-method.md §11)
+MIN_DISTANCE_FLAG = 2.0  # Å; the authors' cells had 2.04-2.55 (doc/design/pcc.md §11)
 PRESSURE_FLAG_GPA = 0.5
 CORE_DISPLACEMENT_TOL = 1e-10  # Å; 0.0 in orthogonal boxes, round-off of LAMMPS's triclinic remapping otherwise (~1e-12 after many Monte Carlo remaps)
 SLAB_VACUUM_CELLS = 3  # conventional cells of vacuum above a slab (≥ 8.5 Å for W at -10 %: beyond the EAM cutoff)
@@ -412,7 +412,7 @@ def _prepare(clusters: list[Atoms], labels: list[str], settings: PccSettings, sc
         # with bicrystal cells the grid is only the fallback: one seed per box
         grid_repeats = 1 if bicrystal else settings.repeats
         # every grid point, skipping boxes that cannot satisfy the cap or the periodic-image
-        # condition of doc/design/pcc-method.md §10 (4) before spending any time on them
+        # condition of doc/design/pcc.md §10 (4) before spending any time on them
         half = np.abs(core.positions).max(axis=0)
         for lengths, delta in box_grid(half, settings.margins, settings.aspect):
             grids[i].append((lengths, delta, "grid"))
@@ -559,7 +559,7 @@ def _run_clusters(job: _Job, mine: list[int], settings: PccSettings, done, comm=
 
 
 def _quality(res: BoxResult, source: Atoms, source_center: int, fill: FillSettings, plan: dict) -> dict:
-    """Validation and quality of one relaxed cell (doc/design/pcc-method.md §11)."""
+    """Validation and quality of one relaxed cell (doc/design/pcc.md §11)."""
     atoms = res.atoms
     deviation = neighbourhood_deviation(source, source_center, atoms, 0, fill.cutoff)
     return {
@@ -622,7 +622,7 @@ def _finish(job: _Job, i: int, boxes: list[tuple[int, BoxResult]], settings: Pcc
             eligible = not problems
             if not eligible:
                 row["status"] = "invalid: " + "; ".join(problems)
-            # only an eligible box may update the running best (doc/design/pcc-method.md §5 item 7)
+            # only an eligible box may update the running best (doc/design/pcc.md §5 item 7)
             if eligible and (best is None or _score(row) < _score(best[2])):
                 best = (j, res, row)
         row["eligible"] = eligible

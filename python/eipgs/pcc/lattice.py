@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The core's local lattice and periodic cells commensurate with it (doc/design/pcc-method.md §10, §12).
+"""The core's local lattice and periodic cells commensurate with it (doc/design/pcc.md §10, §12).
 
 `fit_lattice` finds the best-fit deformation gradient of a cluster's non-defect atoms: the matrix
 `F` whose columns are the conventional cubic cell vectors of the (strained, rotated) host lattice,
@@ -205,7 +205,7 @@ def lattice_sites(fit: LatticeFit, reps: tuple[int, int, int]) -> tuple[np.ndarr
 
 
 def images_clear(cell: np.ndarray, core: np.ndarray, cutoff: float, periodic=(True, True, True)) -> bool:
-    """No periodic image of a core atom within `cutoff` of the centre (origin) (doc/design/pcc-method.md §10 (4))."""
+    """No periodic image of a core atom within `cutoff` of the centre (origin) (doc/design/pcc.md §10 (4))."""
     ranges = [range(-2, 3) if p else range(0, 1) for p in periodic]
     shifts = np.array([n for n in itertools.product(*ranges) if any(n)], dtype=float) @ cell
     d = np.linalg.norm(core[None, :, :] + shifts[:, None, :], axis=2)

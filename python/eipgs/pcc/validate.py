@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Checks every PCC cell must pass (doc/design/pcc-method.md §10-§11), by brute force in NumPy."""
+"""Checks every PCC cell must pass (doc/design/pcc.md §10-§11), by brute force in NumPy."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 """Zhou–Johnson–Wadley 2004 EAM potentials, tabulated as LAMMPS ``eam/alloy`` (setfl) files.
 
 X. W. Zhou, R. A. Johnson, H. N. G. Wadley, Phys. Rev. B 69, 144113 (2004). The functional forms
-(doc/design/zhou04-eam.md §1), the alloy cross pair rule (§2), the 16-element parameter table (§4) and the
+(doc/design/zhou04.md §1), the alloy cross pair rule (§2), the 16-element parameter table (§4) and the
 tabulation rules of the LAMMPS EAM database tool, NIST "Zhou04_create_v2" revision (§5), are
 implemented from the formulas. The generated W file reproduces the NIST/LAMMPS
 ``W_Zhou04.eam.alloy`` digit for digit except one value in the 16th digit.
@@ -24,7 +24,7 @@ import numpy as np
 CITATION = "X. W. Zhou, R. A. Johnson, H. N. G. Wadley, Phys. Rev. B, 69, 144113(2004)"
 CR_CITATION = "Cr: X. W. Lin, R. A. Johnson, L. V. Zhigilei, Phys. Rev. B, 77, 214108(2008)"
 
-# Tabulation constants of the database tool (doc/design/zhou04-eam.md §5).
+# Tabulation constants of the database tool (doc/design/zhou04.md §5).
 R_CLAMP = 0.5  # Å: f and φ are evaluated at 0.5 Å below it
 RHO_MAX_FLOOR = 100.0
 N_GRID_DEFAULT = 2000
@@ -32,7 +32,7 @@ N_GRID_DEFAULT = 2000
 
 @dataclass(frozen=True)
 class Zhou04Element:
-    """The 27 values of one element in the order of the tool's ``EAM_code`` (doc/design/zhou04-eam.md §3)."""
+    """The 27 values of one element in the order of the tool's ``EAM_code`` (doc/design/zhou04.md §3)."""
 
     re: float
     fe: float
@@ -84,7 +84,7 @@ def _element(*values: float) -> Zhou04Element:
     return Zhou04Element(**kwargs)
 
 
-# doc/design/zhou04-eam.md §4, columns 1–27 of EAM_code, in the paper's element order.
+# doc/design/zhou04.md §4, columns 1–27 of EAM_code, in the paper's element order.
 ZHOU04_PARAMETERS: dict[str, Zhou04Element] = {
     "Cu": _element(2.556162, 1.554485, 21.175871, 21.175395, 8.127620, 4.334731, 0.396620, 0.548085, 0.308782, 0.756515,
                    -2.170269, -0.263788, 1.088878, -0.817603, -2.19, 0.00, 0.561830, -2.100595, 0.310490, -2.186568,
@@ -166,7 +166,7 @@ def _params(element: str | Zhou04Element) -> Zhou04Element:
     return element if isinstance(element, Zhou04Element) else element_parameters(element)
 
 
-# --------------------------------------------------------------------------- doc/design/zhou04-eam.md §1
+# --------------------------------------------------------------------------- doc/design/zhou04.md §1
 def _pow20(y: np.ndarray) -> np.ndarray:
     """y^20 by repeated squaring, as Fortran evaluates an integer power: the tables then match the
     tool's to the last written digit (numpy's pow differs in the last bit)."""
@@ -201,7 +201,7 @@ def pair(element: str | Zhou04Element, r) -> np.ndarray:
 
 
 def embedding(element: str | Zhou04Element, rho) -> np.ndarray:
-    """Embedding energy F(ρ) in eV: the three branches of doc/design/zhou04-eam.md §1."""
+    """Embedding energy F(ρ) in eV: the three branches of doc/design/zhou04.md §1."""
     p = _params(element)
     rho = np.asarray(rho, dtype=float)
     xn = rho / p.rho_n - 1.0
@@ -214,7 +214,7 @@ def embedding(element: str | Zhou04Element, rho) -> np.ndarray:
     return np.where(rho < p.rho_n, low, np.where(rho < p.rho_0, middle, high))
 
 
-# --------------------------------------------------------------------------- doc/design/zhou04-eam.md §2
+# --------------------------------------------------------------------------- doc/design/zhou04.md §2
 def cross_pair(element_a: str | Zhou04Element, element_b: str | Zhou04Element, r) -> np.ndarray:
     """φ_ab(r) = ½[(f_b/f_a)·φ_aa + (f_a/f_b)·φ_bb]; φ_aa for a = b. Not fitted to alloy properties."""
     a, b = _params(element_a), _params(element_b)
@@ -224,7 +224,7 @@ def cross_pair(element_a: str | Zhou04Element, element_b: str | Zhou04Element, r
     return 0.5 * (fb / fa * pair(a, r) + fa / fb * pair(b, r))
 
 
-# --------------------------------------------------------------------------- doc/design/zhou04-eam.md §5
+# --------------------------------------------------------------------------- doc/design/zhou04.md §5
 @dataclass(frozen=True)
 class Zhou04Tables:
     """Everything a setfl file holds: grids, F(ρ) and f(r) per element, r·φ per pair (i ≥ j)."""
