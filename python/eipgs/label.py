@@ -256,13 +256,9 @@ def label_files(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, 
                 pair_style: str | None = None, pair_coeff=None, calculator: str | None = None,
                 progress: bool = False) -> int:
     """Read every input (any eipgs format), label, write ``output`` (format from its name). Returns the count."""
-    from eipgs.io.formats import read_structures, write_structures
+    from eipgs.io.formats import read_structures_from, write_structures
 
-    images, sources = [], []
-    for path in inputs:
-        got = read_structures(path, elements)
-        images += got
-        sources += [f"structure {k} of {path}" for k in range(len(got))]
+    images, sources = read_structures_from(inputs, elements)
     if not images:
         raise ValueError(f"no structures in {', '.join(map(str, inputs))}")
     labelled = label(images, pair_style=pair_style, pair_coeff=pair_coeff, elements=elements, calculator=calculator,

@@ -172,13 +172,9 @@ def check_training_set(images, sources: Sequence[str], *, min_dist: float | None
 
 
 def _read_training_set(train: Sequence[str | os.PathLike], elements: Sequence[str] | None):
-    from eipgs.io.formats import read_structures
+    from eipgs.io.formats import read_structures_from
 
-    images, sources = [], []
-    for path in train:
-        got = read_structures(path, elements)
-        images += got
-        sources += [f"structure {k} of {path}" for k in range(len(got))]
+    images, sources = read_structures_from(train, elements)
     if not images:
         raise TrainingDataError(f"no structures in {', '.join(map(str, train))}")
     if elements is None:

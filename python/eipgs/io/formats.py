@@ -38,6 +38,7 @@ from ase.data import atomic_numbers, chemical_symbols
 __all__ = [
     "detect_format",
     "read_structures",
+    "read_structures_from",
     "write_structures",
     "parse_elements",
     "assign_types",
@@ -292,6 +293,19 @@ def _infer_elements(images: Sequence[Atoms], path) -> list[str]:
         f"{path}: writing types for several species ({names}) needs the type → element map: pass "
         "--elements in the potential's species order (e.g. --elements " + names + ")"
     )
+
+
+def read_structures_from(paths: Sequence[str | os.PathLike], elements: Sequence[str] | None = None
+                         ) -> tuple[list[Atoms], list[str]]:
+    """Every structure of every file in ``paths``, concatenated, with a source label per structure
+    ("structure K of FILE") for messages that must name where a bad structure came from."""
+    images: list[Atoms] = []
+    sources: list[str] = []
+    for path in paths:
+        got = read_structures(path, elements)
+        images += got
+        sources += [f"structure {k} of {path}" for k in range(len(got))]
+    return images, sources
 
 
 def write_structures(path: str | os.PathLike, atoms_list: Iterable[Atoms], elements: Sequence[str] | None = None,
